@@ -1,0 +1,55 @@
+// Seccomp: compile linux.seccomp into a classic-BPF program with libseccomp
+// (in the parent, before clone), install it without libseccomp or allocation
+// (in the child, last before execve), and hand the notify fd to the agent.
+#pragma once
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+#include "model/config.hpp"
+
+namespace ward::seccomp {
+
+// A compiled filter, ready for seccomp(2). Built by compile(); load() reads it
+// without allocating, so it can run between clone and execve.
+struct Program {
+  std::vector<sock_filter> bpf;
+  unsigned flags = 0;        // SECCOMP_FILTER_FLAG_* for seccomp(2), NEW_LISTENER excluded
+  bool uses_notify = false;  // some rule uses SCMP_ACT_NOTIFY
+};
+
+// Compile `cfg` with libseccomp and export the BPF. Syscall names unknown to
+// libseccomp are skipped (log::debug). Fails on invalid actions, errnoRet on a
+// non-ERRNO/TRACE action, unknown architectures or flags, flags the kernel lacks.
+Result<Program> compile(const model::Seccomp& cfg);
+
+// Install `prog` on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER).
+// Returns the notify listener fd (O_CLOEXEC) when prog.uses_notify, else -1.
+// No allocation. Needs no_new_privs or CAP_SYS_ADMIN; fails with the errno.
+Result<int> load(const Program& prog);
+
+// Connect to the seccomp agent's AF_UNIX stream socket at `listener_path` and
+// send `process_state_json` (runtime-spec containerProcessState) in one message
+// with `notify_fd` as SCM_RIGHTS. Runs in the runtime process, not the container.
+Result<> send_to_listener(const std::string& listener_path, std::string_view process_state_json,
+                          int notify_fd);
+
+// Run classic-BPF `prog` on `data` in user space, as the kernel would, and
+// return the SECCOMP_RET_* value (action | data). A malformed program or an
+// out-of-range load yields SECCOMP_RET_KILL_PROCESS.
+uint32_t evaluate(std::span<const sock_filter> prog, const seccomp_data& data);
+
+// Names for `ward features`, filtered by what this libseccomp and kernel support.
+std::vector<std::string> supported_actions();       // "SCMP_ACT_ALLOW", ...
+std::vector<std::string> supported_operators();     // "SCMP_CMP_EQ", ...
+std::vector<std::string> supported_architectures(); // "SCMP_ARCH_X86_64", ...
+std::vector<std::string> supported_flags();         // "SECCOMP_FILTER_FLAG_LOG", ...
+
+}  // namespace ward::seccomp

@@ -125,13 +125,20 @@ class Differential:
         b = bundlelib.Bundle(os.path.join(d, "bundle"), cg, args=args, marker=s["marker"])
         ctx = Ctx(role, b, os.path.join(d, "scratch"), dict(s["host_ns"]))
         cid = "conf-" + self.name
+        left = []
         try:
             if configure:
                 configure(b.config, ctx)
             b.write()
-            p = rt.run("run", "--bundle", b.path, cid)
+            try:
+                p = rt.run("run", "--bundle", b.path, cid)
+            except subprocess.TimeoutExpired as e:
+                out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) \
+                    else (e.stdout or "")
+                p = subprocess.CompletedProcess(e.cmd, "timeout", out,
+                                                f"timed out after {e.timeout} s")
             report = None
-            for line in p.stdout.splitlines():
+            for line in (p.stdout or "").splitlines():
                 if line.startswith("{"):
                     report = json.loads(line)
                     break
@@ -141,13 +148,13 @@ class Differential:
                                                     s["marker"])
             if extra:
                 obs["extra"] = extra(ctx)
-            left = harness.leftovers(s["marker"], [rt.root], [cg], [b.path])
         finally:
+            left = harness.leftovers(s["marker"], [rt.root], [cg], [b.path])
+            if left:
+                harness.cleanup(s["marker"], [rt.root], [cg], [b.path], [rt])
             for h in ctx.helpers:
                 h.kill()
                 h.wait()
-        if left:
-            harness.cleanup(s["marker"], [rt.root], [cg], [b.path], [rt])
         return obs, p, left
 
     def check(self, configure=None, args=None, extra=None, expect_rc=0):

@@ -249,8 +249,10 @@ def test_mount_tmpfs_options(diff):
                            "gid=1000"])
         add_mount(cfg, destination="/exec", type="tmpfs", source="tmpfs",
                   options=["size=4m", "mode=1777"])
+        cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
+    # a written file "x" fails to exec with ENOEXEC on /exec, but EACCES on noexec /scratch
     diff.check(conf, args=["/probe", "write", "/scratch/f", "stat", "/scratch",
-                           "exec", "/scratch/f", "exec", "/exec/none"])
+                           "exec", "/scratch/f", "write", "/exec/f", "exec", "/exec/f"])
 
 
 def test_mount_noexec_bind(diff):

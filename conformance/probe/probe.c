@@ -6,7 +6,8 @@
  *
  * Usage: probe [-q] [ACTION ARGS...]...
  *   read PATH          record the content of PATH (first 4 KiB) or the errno
- *   write PATH [DATA]  create/truncate PATH and write DATA (default "x"); record errno
+ *   write PATH [DATA]  create/truncate PATH (mode 0755 & ~umask), write DATA (default "x");
+ *                      record errno
  *   stat PATH          record type, mode, uid, gid, rdev of PATH (lstat) or the errno
  *   exec PATH [ARG]    fork+execve PATH, record its exit status or the execve errno
  *   sleep N            after printing, sleep N seconds
@@ -312,7 +313,7 @@ static void run_actions(struct act *acts, int n)
             open_obj();
             kstr("action", "write");
             kstr("path", a->a1);
-            int fd = open(a->a1, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            int fd = open(a->a1, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
             const char *data = a->a2 ? a->a2 : "x";
             int err = 0;
             if (fd < 0 || write(fd, data, strlen(data)) < 0)

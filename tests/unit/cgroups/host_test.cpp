@@ -1,0 +1,117 @@
+// Against the real host hierarchy (root only), under a private absolute
+// prefix that the test removes; skipped when not root or not hybrid/v1.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "cgroups/cgroups.hpp"
+
+using namespace ward;
+using namespace ward::cgroups;
+
+#define REQUIRE_OK(expr)                                               \
+  do {                                                                 \
+    const auto& r_ = (expr);                                           \
+    INFO((r_.has_value() ? std::string() : r_.error().what()));       \
+    REQUIRE(r_.has_value());                                           \
+  } while (0)
+
+TEST_CASE("host: create, limit, join, freeze, kill, destroy under a private prefix") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  auto layout = detect();
+  if (!layout) {
+    MESSAGE("skipped: " << layout.error().what());
+    return;
+  }
+  std::string prefix = "/ward-test-" + std::to_string(::getpid());
+  auto m = Manager::plan(*layout, prefix + "/c1", "c1", false);
+  REQUIRE(m);
+  std::string unified_sc_before;
+  if (!layout->unified_path.empty())
+    unified_sc_before = [&] {
+      std::ifstream f(layout->unified_path + "/cgroup.subtree_control");
+      return std::string(std::istreambuf_iterator<char>(f), {});
+    }();
+
+  REQUIRE(m->create());
+  pid_t child = -1;
+  auto cleanup = [&] {
+    if (child > 0) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+      child = -1;
+    }
+    (void)m->thaw();
+    (void)m->destroy();
+  };
+  struct Guard {
+    decltype(cleanup)& f;
+    ~Guard() { f(); }
+  } guard{cleanup};
+
+  model::Resources r;
+  r.pids = model::Pids{16};
+  r.memory = model::Memory{};
+  r.memory->limit = 64 << 20;
+  REQUIRE_OK(m->apply(r));
+
+  child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  REQUIRE_OK(m->add_process(child));
+
+  auto p = m->pids();
+  REQUIRE(p);
+  CHECK(*p == std::vector<pid_t>{child});
+  {
+    std::ifstream f(m->path_for("pids") + "/pids.max");
+    std::string v;
+    f >> v;
+    CHECK(v == "16");
+  }
+  {
+    std::ifstream f(m->path_for("memory") + "/memory.limit_in_bytes");
+    uint64_t v = 0;
+    f >> v;
+    CHECK(v == (64u << 20));
+  }
+
+  REQUIRE_OK(m->freeze());
+  CHECK(*m->is_frozen());
+  REQUIRE(m->thaw());
+  CHECK_FALSE(*m->is_frozen());
+
+  auto st = m->stats();
+  REQUIRE(st);
+  CHECK((*st)["pids"]["current"] == 1);
+  CHECK((*st)["pids"]["limit"] == 16);
+
+  REQUIRE(m->kill_all(SIGKILL));
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  child = -1;
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+
+  REQUIRE_OK(m->destroy());
+  for (const auto& [c, mnt] : layout->v1_mounts)
+    CHECK_MESSAGE(!std::filesystem::exists(mnt + prefix), (mnt + prefix));
+  if (!layout->unified_path.empty()) {
+    CHECK_FALSE(std::filesystem::exists(layout->unified_path + prefix));
+    std::ifstream f(layout->unified_path + "/cgroup.subtree_control");
+    std::string now(std::istreambuf_iterator<char>(f), {});
+    if (layout->mode == Mode::hybrid) CHECK(now == unified_sc_before);
+  }
+}

@@ -1,6 +1,7 @@
 // Against the real host hierarchy (root only), under a private absolute
 // prefix that the test removes; skipped when not root or not hybrid/v1.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,4 +115,81 @@ TEST_CASE("host: create, limit, join, freeze, kill, destroy under a private pref
     std::string now(std::istreambuf_iterator<char>(f), {});
     if (layout->mode == Mode::hybrid) CHECK(now == unified_sc_before);
   }
+}
+
+TEST_CASE("host: the cgroup2 side with a real device program, cgroup.freeze and cgroup.kill") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  auto layout = detect();
+  if (!layout || layout->unified_path.empty()) {
+    MESSAGE("skipped: no cgroup2 mount");
+    return;
+  }
+  // Treat the cgroup2 mount as a pure v2 host; no controllers, so create()
+  // changes no subtree_control on the host.
+  Layout l;
+  l.mode = Mode::unified;
+  l.root = l.unified_path = layout->unified_path;
+  std::string prefix = "/ward-test-" + std::to_string(::getpid()) + "-v2";
+  auto m = Manager::plan(l, prefix + "/c1", "c1", false);
+  REQUIRE(m);
+  REQUIRE_OK(m->create());
+  int go[2];
+  REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(10);
+    int ok = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    int denied = ::open("/dev/kmsg", O_RDONLY | O_CLOEXEC);  // 1:11, not in the list
+    if (ok < 0) ::_exit(11);
+    if (denied >= 0 || errno != EPERM) ::_exit(12);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  auto cleanup = [&] {
+    if (child > 0) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+    (void)m->thaw();
+    (void)m->destroy();
+  };
+  struct Guard {
+    decltype(cleanup)& f;
+    ~Guard() { f(); }
+  } guard{cleanup};
+
+  model::Resources r;
+  r.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"}};
+  REQUIRE_OK(m->apply(r));
+  REQUIRE_OK(m->add_process(child));
+  REQUIRE(::write(go[1], "x", 1) == 1);
+  ::close(go[1]);
+  // Give the child time to try its opens (it exits early on a failure).
+  for (int i = 0; i < 100; ++i) {
+    int st;
+    if (::waitpid(child, &st, WNOHANG) == child) {
+      child = -1;
+      FAIL("child exited early with ", WEXITSTATUS(st));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE_OK(m->freeze());
+  CHECK(*m->is_frozen());
+  REQUIRE_OK(m->thaw());
+  auto p = m->pids();
+  REQUIRE(p);
+  CHECK(*p == std::vector<pid_t>{child});
+  REQUIRE_OK(m->kill_all(SIGKILL));
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  child = -1;
+  CHECK(WIFSIGNALED(status));
+  REQUIRE_OK(m->destroy());
+  CHECK_FALSE(std::filesystem::exists(l.unified_path + prefix));
 }

@@ -380,7 +380,7 @@ uint32_t evaluate(std::span<const sock_filter> prog, const seccomp_data& data) {
       case BPF_LD | BPF_W | BPF_ABS:
         // The kernel's seccomp checker allows only aligned 32-bit loads inside
         // struct seccomp_data (kernel/seccomp.c, seccomp_check_filter).
-        if (k % 4 != 0 || k + 4 > sizeof(seccomp_data)) return kBad;
+        if (k % 4 != 0 || k > sizeof(seccomp_data) - 4) return kBad;
         std::memcpy(&A, bytes + k, 4);
         break;
       case BPF_LD | BPF_W | BPF_LEN: A = sizeof(seccomp_data); break;

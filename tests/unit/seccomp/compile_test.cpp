@@ -286,6 +286,8 @@ TEST_CASE("evaluate: hand-written programs and malformed ones") {
   std::vector<sock_filter> oob = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, sizeof(seccomp_data)),
                                   BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
   CHECK(seccomp::evaluate(oob, d) == SECCOMP_RET_KILL_PROCESS);
+  oob[0].k = 0xfffffffc;  // would wrap around a naive k + 4 bound check
+  CHECK(seccomp::evaluate(oob, d) == SECCOMP_RET_KILL_PROCESS);
   std::vector<sock_filter> no_ret = {BPF_STMT(BPF_LD | BPF_IMM, 1)};
   CHECK(seccomp::evaluate(no_ret, d) == SECCOMP_RET_KILL_PROCESS);
   std::vector<sock_filter> far = {BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 5),

@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "base/fd.hpp"
 #include "base/log.hpp"
 
@@ -310,6 +312,23 @@ Result<int> load(const Program& prog) {
   // even on failure, since this runs between clone and execve.
   if (r < 0) return fail_errno(errno, "seccomp(2)");
   return prog.uses_notify ? static_cast<int>(r) : -1;
+}
+
+Result<std::string> process_state_json(std::string_view oci_version, int pid,
+                                       std::string_view metadata, std::string_view state_json) {
+  auto state = nlohmann::json::parse(state_json, nullptr, /*allow_exceptions=*/false);
+  if (state.is_discarded() || !state.is_object())
+    return fail_errno(EINVAL, "container state for the seccomp agent is not a JSON object");
+  nlohmann::json msg = {
+      {"ociVersion", std::string(oci_version)},
+      // runtime-spec runtime.md: names the SCM_RIGHTS fds in order.
+      {"fds", nlohmann::json::array({"seccompFd"})},
+      {"pid", pid},
+      {"metadata", std::string(metadata)},
+      {"state", std::move(state)},
+  };
+  // Invalid UTF-8 in metadata must not make dump() throw.
+  return msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<> send_to_listener(const std::string& listener_path, std::string_view process_state_json,

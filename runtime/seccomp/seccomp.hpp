@@ -35,6 +35,12 @@ Result<Program> compile(const model::Seccomp& cfg);
 // No allocation. Needs no_new_privs or CAP_SYS_ADMIN; fails with the errno.
 Result<int> load(const Program& prog);
 
+// The runtime-spec containerProcessState message for the agent:
+// {ociVersion, fds:["seccompFd"], pid, metadata, state}, where `state_json` is
+// the container's state object. Fails with EINVAL if `state_json` is not JSON.
+Result<std::string> process_state_json(std::string_view oci_version, int pid,
+                                       std::string_view metadata, std::string_view state_json);
+
 // Connect to the seccomp agent's AF_UNIX stream socket at `listener_path` and
 // send `process_state_json` (runtime-spec containerProcessState) in one message
 // with `notify_fd` as SCM_RIGHTS. Runs in the runtime process, not the container.

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "base/fd.hpp"
 #include "seccomp/seccomp.hpp"
 
@@ -204,4 +206,19 @@ TEST_CASE("send_to_listener reports connect failures and bad paths") {
   REQUIRE_FALSE(too_long);
   CHECK(too_long.error().err == ENAMETOOLONG);
   CHECK_FALSE(seccomp::send_to_listener(dir.path + "/nobody.sock", "", r.get()));
+}
+
+TEST_CASE("process_state_json builds the containerProcessState message") {
+  auto m = seccomp::process_state_json("1.2.0", 42, "meta\xff",
+                                       R"({"ociVersion":"1.2.0","id":"c1","status":"creating"})");
+  REQUIRE(m);
+  auto j = nlohmann::json::parse(*m);
+  CHECK(j["ociVersion"] == "1.2.0");
+  CHECK(j["fds"] == nlohmann::json::array({"seccompFd"}));
+  CHECK(j["pid"] == 42);
+  CHECK(j["state"]["id"] == "c1");
+  CHECK(j["metadata"].get<std::string>().starts_with("meta"));
+  auto bad = seccomp::process_state_json("1.2.0", 1, "", "{not json");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().err == EINVAL);
 }

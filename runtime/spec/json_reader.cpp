@@ -1,0 +1,85 @@
+#include "spec/json_reader.hpp"
+
+namespace ward::spec {
+
+Result<Json> parse_json(std::string_view text, std::string_view label) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    // what() reads "[json.exception.parse_error.101] parse error at line 1,
+    // column 2: <reason>"; drop the exception id, keep position and reason.
+    std::string_view what = e.what();
+    auto close = what.find("] ");
+    if (close != std::string_view::npos) what.remove_prefix(close + 2);
+    return fail("{}: invalid JSON: {}", label, what);
+  } catch (const std::exception& e) {
+    return fail("{}: invalid JSON: {}", label, e.what());
+  }
+}
+
+std::string_view type_phrase(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::object: return "an object";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::string: return "a string";
+    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::null: return "null";
+    default: return "a number";
+  }
+}
+
+std::unexpected<Error> Node::error_at(std::string_view path, std::string_view msg) const {
+  if (path.empty()) return ward::fail("{}: {}", label_, msg);
+  return ward::fail("{}: {}: {}", label_, path, msg);
+}
+
+bool Node::has(std::string_view key) const {
+  if (!j_->is_object()) return false;
+  auto it = j_->find(key);
+  return it != j_->end() && !it->is_null();
+}
+
+Node Node::field(std::string_view key) const {
+  std::string p = path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+  return Node(*j_->find(key), std::move(p), label_);
+}
+
+Node Node::index(std::size_t i) const {
+  return Node((*j_)[i], fmt::format("{}[{}]", path_, i), label_);
+}
+
+Result<void> Node::expect_object() const {
+  if (!j_->is_object()) return fail("expected an object, got {}", type_phrase(*j_));
+  return {};
+}
+
+Result<void> Node::expect_array() const {
+  if (!j_->is_array()) return fail("expected an array, got {}", type_phrase(*j_));
+  return {};
+}
+
+Result<std::string> Node::str() const {
+  if (!j_->is_string()) return fail("expected a string, got {}", type_phrase(*j_));
+  return j_->get<std::string>();
+}
+
+Result<bool> Node::boolean() const {
+  if (!j_->is_boolean()) return fail("expected a boolean, got {}", type_phrase(*j_));
+  return j_->get<bool>();
+}
+
+Result<void> read(const Node& n, std::string& out) {
+  auto v = n.str();
+  if (!v) return std::unexpected(std::move(v.error()));
+  out = std::move(*v);
+  return {};
+}
+
+Result<void> read(const Node& n, bool& out) {
+  auto v = n.boolean();
+  if (!v) return std::unexpected(std::move(v.error()));
+  out = *v;
+  return {};
+}
+
+}  // namespace ward::spec

@@ -4,6 +4,11 @@
 # /sys/fs/cgroup with nsdelegate and the controllers enabled in the root's
 # subtree_control, AppArmor enabled, and /tmp as the guest's own tmpfs.
 cg=/sys/fs/cgroup
+# It writes to the cgroup tree: never on a host (whose cgroup mounts are not ours).
+if [ "${WARD_VM:-}" != 1 ]; then
+	echo "smoke.sh: runs only in the VM: tests/vm/ward-vm -- tests/vm/smoke.sh" >&2
+	exit 2
+fi
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
@@ -11,7 +16,10 @@ echo "kernel: $(uname -r)"
 echo "cgroup.controllers: $(cat $cg/cgroup.controllers)"
 echo "cgroup.subtree_control: $(cat $cg/cgroup.subtree_control)"
 
-[ "$(stat -f -c %T $cg)" = cgroup2fs ] || bad "$cg is not cgroup2"
+if [ "$(stat -f -c %T $cg)" != cgroup2fs ]; then
+	echo "FAIL: $cg is not cgroup2"
+	exit 1
+fi
 # cgroup2 only: no cgroup v1 hierarchy mounted anywhere.
 if awk '$3 == "cgroup" { found = 1 } END { exit !found }' /proc/mounts; then
 	bad "a cgroup v1 hierarchy is mounted"

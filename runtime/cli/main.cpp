@@ -1,2 +1,52 @@
-// Placeholder until the CLI lands; replaced in the same session.
-int main() { return 1; }
+// ward: the command line. Parses runc-compatible flags, calls the lifecycle,
+// prints results, and is the only place that reports errors and picks exit codes.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "base/log.hpp"
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  using namespace ward;
+  CLI::App app{"ward: an OCI container runtime", "ward"};
+  app.require_subcommand(0, 1);
+  app.fallthrough(false);
+  cli::Globals g;
+  app.add_option("--root", g.lc.root, "root directory for container state")->capture_default_str();
+  app.add_option("--log", g.log_file, "log file (default stderr)");
+  app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", g.debug, "enable debug logging");
+  app.add_flag("--systemd-cgroup", g.lc.systemd_cgroup, "use the systemd cgroup driver");
+  app.add_option("--rootless", g.rootless, "rootless mode: true, false or auto")->expected(0, 1)->default_str("auto");
+  app.add_option("--criu", g.criu, "path to criu (accepted for compatibility)");
+  bool version = false;
+  app.add_flag("-v,--version", version, "print the version");
+
+  cli::register_commands(app, g);
+  cli::register_more_commands(app, g);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    std::fprintf(stderr, "ward: %s\n", msg.c_str());
+    return 1;
+  }
+  if (version) {
+    std::printf("ward version %s\ncommit: %s\nspec: 1.2.0\n", WARD_VERSION, WARD_COMMIT);
+    return 0;
+  }
+  if (app.get_subcommands().empty()) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  return cli::run_selected(app, g);
+}

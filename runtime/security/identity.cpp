@@ -110,7 +110,7 @@ Result<> apply_identity(const model::Process& p) {
   for (const auto& n : st->unknown)
     log::warn("ignoring capability {} unknown to the running kernel (cap_last_cap {})", n, last_cap);
   for (const auto& n : st->ambient_dropped)
-    log::warn("ignoring ambient capability {}: not in both permitted and inheritable", n);
+    log::debug("ignoring ambient capability {}: not in both permitted and inheritable", n);
 
   // Bounding first, while still root with CAP_SETPCAP in effective: after
   // setresuid to a non-root uid the effective set is empty (capabilities(7)).

@@ -1,0 +1,115 @@
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "base/log.hpp"
+#include "hooks/hooks.hpp"
+#include "lifecycle/internal.hpp"
+#include "platform/sys.hpp"
+
+namespace ward::lifecycle::detail {
+
+Result<cgroups::Manager> load_cgroup(const state::ContainerState& st) {
+  if (st.cgroup.is_null()) return fail("container \"{}\" has no cgroup recorded", st.id);
+  return cgroups::Manager::from_json(st.cgroup);
+}
+
+state::Status current_status(const state::ContainerState& st) {
+  bool frozen = false;
+  if (st.pid > 0 && platform::process_matches(st.pid, st.start_time)) {
+    if (auto cg = load_cgroup(st)) {
+      auto f = cg->is_frozen();
+      frozen = f && *f;
+    }
+  }
+  return state::derive_status(st, frozen);
+}
+
+Result<> signal_init(const state::ContainerState& st, int sig) {
+  auto pidfd = platform::pidfd_open(st.pid);
+  // The start time check after pidfd_open closes the pid-reuse window: the
+  // pidfd pins the process we checked.
+  if (!pidfd || !platform::process_matches(st.pid, st.start_time))
+    return fail("container \"{}\" is not running", st.id);
+  auto r = platform::pidfd_send_signal(pidfd->get(), sig);
+  if (!r) return std::unexpected(r.error().context(fmt::format("kill container \"{}\"", st.id)));
+  return {};
+}
+
+Result<> kill_and_wait(const state::ContainerState& st) {
+  auto cg = load_cgroup(st);
+  if (cg) {
+    // Frozen tasks cannot act on SIGKILL under cgroup v1's freezer.
+    if (auto f = cg->is_frozen(); f && *f) (void)cg->thaw();
+    if (auto r = cg->kill_all(SIGKILL); !r) log::debug("kill all in cgroup: {}", r.error().what());
+  }
+  if (st.pid > 0 && platform::process_matches(st.pid, st.start_time)) {
+    auto pidfd = platform::pidfd_open(st.pid);
+    if (pidfd && platform::process_matches(st.pid, st.start_time)) {
+      (void)platform::pidfd_send_signal(pidfd->get(), SIGKILL);
+      pollfd p{pidfd->get(), POLLIN, 0};
+      ::poll(&p, 1, 10000);
+    }
+  }
+  if (cg) {
+    for (int i = 0; i < 200; ++i) {
+      auto pids = cg->pids();
+      if (!pids || pids->empty()) break;
+      if (i % 20 == 0) (void)cg->kill_all(SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  return {};
+}
+
+nlohmann::json hooks_to_json(const std::vector<model::Hook>& hooks) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& h : hooks) {
+    nlohmann::json j = {{"path", h.path}, {"args", h.args}, {"env", h.env}};
+    if (h.timeout) j["timeout"] = *h.timeout;
+    a.push_back(std::move(j));
+  }
+  return a;
+}
+
+std::vector<model::Hook> hooks_from_json(const nlohmann::json& a) {
+  std::vector<model::Hook> out;
+  if (!a.is_array()) return out;
+  for (const auto& j : a) {
+    model::Hook h;
+    h.path = j.value("path", "");
+    h.args = j.value("args", std::vector<std::string>{});
+    h.env = j.value("env", std::vector<std::string>{});
+    if (j.contains("timeout")) h.timeout = j["timeout"].get<int>();
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+std::string hook_state(const state::ContainerState& st, state::Status status) {
+  return state::to_oci_json(st, status).dump();
+}
+
+Result<> destroy(const state::Store& store, const state::ContainerState& st) {
+  if (!st.cgroup.is_null()) {
+    auto cg = load_cgroup(st);
+    if (cg) {
+      auto r = cg->destroy();
+      if (!r) return std::unexpected(r.error().context("remove cgroup"));
+    }
+  }
+  if (!st.hooks.is_null() && st.hooks.contains("poststop")) {
+    auto poststop = hooks_from_json(st.hooks["poststop"]);
+    if (!poststop.empty()) {
+      // runtime-spec: a failing poststop hook only produces a warning.
+      auto r = hooks::run(poststop, hook_state(st, state::Status::stopped), "poststop");
+      if (!r) log::warn("{}", r.error().what());
+    }
+  }
+  return store.remove(st.id);
+}
+
+}  // namespace ward::lifecycle::detail

@@ -1,0 +1,376 @@
+// create / start / run. The protocol between this process and the container
+// init is drawn in process/protocol.hpp.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sys/ioctl.h>
+
+#include "base/log.hpp"
+#include "hooks/hooks.hpp"
+#include "lifecycle/attach.hpp"
+#include "lifecycle/internal.hpp"
+#include "platform/sys.hpp"
+#include "process/init.hpp"
+#include "process/protocol.hpp"
+#include "spec/spec.hpp"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace ward::lifecycle {
+namespace {
+
+using detail::hook_state;
+using model::NamespaceType;
+
+// A created container as seen by the process that created it.
+struct Created {
+  state::ContainerState st;
+  UniqueFd pty_master;  // set for `run` with a terminal and no console socket
+};
+
+Result<UniqueFd> listen_exec_socket(int dirfd, const std::string& dir) {
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return fail_sys("exec socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string path = platform::short_socket_path(dirfd, dir, "exec.sock");
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail_sys("bind {}/exec.sock", dir);
+  if (::listen(s.get(), 1) != 0) return fail_sys("listen exec socket");
+  return s;
+}
+
+Result<UniqueFd> connect_unix(const std::string& path, const std::string& label) {
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return fail_sys("socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return fail_errno(ENAMETOOLONG, "{} {}", label, path);
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail_sys("connect to {} {}", label, path);
+  return s;
+}
+
+Result<> write_id_map(pid_t pid, const char* file, const std::vector<model::IdMapping>& m) {
+  std::string text;
+  for (const auto& e : m) text += fmt::format("{} {} {}\n", e.container_id, e.host_id, e.size);
+  auto r = platform::write_file(fmt::format("/proc/{}/{}", pid, file), text);
+  if (!r) return std::unexpected(r.error().context(fmt::format("write {}", file)));
+  return {};
+}
+
+// Namespaces that apply to children only (pid, time) are entered by this
+// process before clone3 and left again right after, so nothing else it
+// forks (hooks) lands in them.
+struct ChildrenNamespaces {
+  UniqueFd orig_pid, orig_time;
+  bool pid_joined = false, time_changed = false;
+
+  Result<> enter(const model::Config& cfg) {
+    if (auto* n = cfg.find_namespace(NamespaceType::pid); n && !n->path.empty()) {
+      orig_pid = UniqueFd(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+      UniqueFd fd(::open(n->path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return fail_sys("open namespace {}", n->path);
+      if (::setns(fd.get(), CLONE_NEWPID) != 0) return fail_sys("join pid namespace {}", n->path);
+      pid_joined = true;
+    }
+    if (auto* n = cfg.find_namespace(NamespaceType::time)) {
+      orig_time = UniqueFd(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+      if (!n->path.empty()) {
+        UniqueFd fd(::open(n->path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) return fail_sys("open namespace {}", n->path);
+        if (::setns(fd.get(), CLONE_NEWTIME) != 0) return fail_sys("join time namespace {}", n->path);
+      } else {
+        if (::unshare(CLONE_NEWTIME) != 0) return fail_sys("unshare time namespace");
+        // Offsets can only be written before any process enters the namespace.
+        std::string offs;
+        for (const auto& [clock, o] : cfg.linux.time_offsets) offs += fmt::format("{} {} {}\n", clock, o.secs, o.nanosecs);
+        if (!offs.empty()) {
+          auto r = platform::write_file("/proc/self/timens_offsets", offs);
+          if (!r) return std::unexpected(r.error().context("linux.timeOffsets"));
+        }
+      }
+      time_changed = true;
+    }
+    return {};
+  }
+  void leave() {
+    if (pid_joined && orig_pid) ::setns(orig_pid.get(), CLONE_NEWPID);
+    if (time_changed && orig_time) ::setns(orig_time.get(), CLONE_NEWTIME);
+  }
+};
+
+Result<> send_console(const std::string& socket_path, int master) {
+  auto s = connect_unix(socket_path, "console socket");
+  if (!s) return std::unexpected(s.error());
+  int fds[1] = {master};
+  // runc sends the pty name as the payload alongside the fd.
+  return platform::send_with_fds(s->get(), "/dev/ptmx", fds);
+}
+
+Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached) {
+  WARD_TRY(state::validate_id(o.id));
+  char* abs = ::realpath(o.bundle.c_str(), nullptr);
+  if (!abs) return fail_sys("bundle \"{}\"", o.bundle);
+  std::string bundle = abs;
+  ::free(abs);
+  auto text = platform::read_file(bundle + "/config.json");
+  if (!text) return std::unexpected(text.error());
+  auto cfgr = spec::parse_config(*text, bundle);
+  if (!cfgr) return std::unexpected(cfgr.error());
+  const model::Config& cfg = *cfgr;
+  if (!cfg.process) return fail("config.json: process: required to create a container");
+  const model::Process& proc = *cfg.process;
+  if (!cfg.find_namespace(NamespaceType::mount))
+    return fail("config.json: linux.namespaces: a mount namespace is required");
+  if (proc.terminal && o.console_socket.empty() && !attached)
+    return fail("cannot allocate a pseudo-TTY when detached without --console-socket");
+  if (!proc.terminal && !o.console_socket.empty())
+    return fail("--console-socket given but process.terminal is false");
+  struct stat rst{};
+  if (::stat(cfg.root.path.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode))
+    return fail_errno(errno ? errno : ENOTDIR, "config.json: root.path: \"{}\"", cfg.root.path);
+
+  // Everything that can be computed without side effects comes first, so a
+  // bad config leaves nothing behind.
+  auto layout = cgroups::detect();
+  if (!layout) return std::unexpected(layout.error().context("cgroups"));
+  auto cg = cgroups::Manager::plan(*layout, cfg.linux.cgroups_path, o.id, g.systemd_cgroup);
+  if (!cg) return std::unexpected(cg.error().context("config.json: linux.cgroupsPath"));
+  std::optional<seccomp::Program> filter;
+  if (cfg.linux.seccomp) {
+    auto p = seccomp::compile(*cfg.linux.seccomp);
+    if (!p) return std::unexpected(p.error().context("config.json: linux.seccomp"));
+    filter = std::move(*p);
+  }
+
+  state::Store store(g.root);
+  auto dirfd = store.create_dir(o.id);
+  if (!dirfd) return std::unexpected(dirfd.error());
+  pid_t child = -1;
+  bool cg_created = false;
+  Defer cleanup([&] {
+    if (child > 0) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+    if (cg_created) {
+      (void)cg->kill_all(SIGKILL);
+      (void)cg->destroy();
+    }
+    (void)store.remove(o.id);
+  });
+
+  state::ContainerState st;
+  st.oci_version = cfg.oci_version;
+  st.id = o.id;
+  st.bundle = cfg.bundle;
+  st.rootfs = cfg.root.path;
+  st.created = state::now_rfc3339();
+  st.annotations = cfg.annotations;
+  st.config_json = *text;
+  st.has_pid_ns = cfg.find_namespace(NamespaceType::pid) != nullptr;
+  st.hooks = {{"poststart", detail::hooks_to_json(cfg.hooks.poststart)},
+              {"poststop", detail::hooks_to_json(cfg.hooks.poststop)}};
+  WARD_TRY(store.save(st));
+
+  if (auto r = cg->create(); !r) return std::unexpected(r.error().context("create cgroup"));
+  cg_created = true;
+  st.cgroup = cg->to_json();
+  if (cfg.linux.resources) {
+    if (auto r = cg->apply(*cfg.linux.resources); !r) return std::unexpected(r.error().context("linux.resources"));
+  }
+
+  std::string dir = store.dir(o.id);
+  auto listener = listen_exec_socket(dirfd->get(), dir);
+  if (!listener) return std::unexpected(listener.error());
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) return fail_sys("socketpair");
+  UniqueFd parent_end(sp[0]), child_end(sp[1]);
+
+  uint64_t flags = 0;
+  bool new_userns = false, new_cgroupns = false;
+  for (const auto& n : cfg.linux.namespaces) {
+    if (!n.path.empty()) continue;
+    if (n.type == NamespaceType::time) continue;  // unshared by ChildrenNamespaces
+    if (n.type == NamespaceType::cgroup) {
+      new_cgroupns = true;  // unshared by the child once it sits in its cgroup
+      continue;
+    }
+    if (n.type == NamespaceType::user) new_userns = true;
+    flags |= static_cast<uint64_t>(model::ns_clone_flag(n.type));
+  }
+
+  process::InitArgs args;
+  args.cfg = &cfg;
+  args.proc = &proc;
+  args.sync_fd = child_end.get();
+  args.exec_listen_fd = listener->get();
+  args.rootfs.no_pivot = o.no_pivot;
+  args.rootfs.new_userns = new_userns || (cfg.find_namespace(NamespaceType::user) != nullptr);
+  args.rootfs.terminal = proc.terminal;
+  args.seccomp = filter ? &*filter : nullptr;
+  args.preserve_fds = o.preserve_fds;
+  if (const char* lf = ::getenv("LISTEN_FDS")) args.preserve_fds += std::atoi(lf);
+  args.new_keyring = !o.no_new_keyring;
+  args.new_userns = new_userns;
+  args.new_cgroupns = new_cgroupns;
+  args.id = o.id;
+
+  ChildrenNamespaces cns;
+  if (auto r = cns.enter(cfg); !r) {
+    cns.leave();
+    return std::unexpected(r.error());
+  }
+  auto cr = platform::clone3_fork(flags);
+  if (cr && *cr == 0) {
+    parent_end.reset();
+    process::container_init(args);
+  }
+  cns.leave();
+  if (!cr) return std::unexpected(cr.error().context("create container process"));
+  child = *cr;
+  child_end.reset();
+
+  if (new_userns) {
+    // Written by the parent, as runc does: the child cannot map host ids.
+    WARD_TRY(write_id_map(child, "uid_map", cfg.linux.uid_mappings));
+    WARD_TRY(write_id_map(child, "gid_map", cfg.linux.gid_mappings));
+  }
+  if (auto r = cg->add_process(child); !r) return std::unexpected(r.error().context("join cgroup"));
+  st.pid = child;
+  auto stime = platform::process_start_time(child);
+  if (!stime) return fail("container process exited during create");
+  st.start_time = *stime;
+
+  std::string creating = hook_state(st, state::Status::creating);
+  // runtime-spec: prestart (deprecated) and createRuntime hooks run in the
+  // runtime's namespace after the container's namespaces exist.
+  WARD_TRY(hooks::run(cfg.hooks.prestart, creating, "prestart"));
+  WARD_TRY(hooks::run(cfg.hooks.create_runtime, creating, "createRuntime"));
+
+  WARD_TRY(platform::send_with_fds(parent_end.get(), fmt::format("{}\n{}", process::kGo, creating), {}));
+  auto msg = platform::recv_with_fds(parent_end.get());
+  if (!msg) return std::unexpected(msg.error().context("container init"));
+  auto [kw, payload] = process::split_message(msg->data);
+  if (kw == process::kError) return std::unexpected(Error{0, std::string(payload)});
+  if (kw != process::kReady) {
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    child = -1;
+    return fail("container init exited unexpectedly (status {})", status);
+  }
+  Created out;
+  if (proc.terminal) {
+    if (msg->fds.empty()) return fail("container init sent no terminal");
+    if (!o.console_socket.empty()) {
+      auto r = send_console(o.console_socket, msg->fds[0].get());
+      if (!r) return std::unexpected(r.error());
+    } else {
+      out.pty_master = std::move(msg->fds[0]);
+    }
+  }
+  WARD_TRY(store.save(st));
+  if (!o.pid_file.empty()) {
+    auto r = platform::write_file_atomic(o.pid_file, fmt::format("{}", child));
+    if (!r) return std::unexpected(r.error().context("--pid-file"));
+  }
+  WARD_TRY(platform::send_with_fds(parent_end.get(), process::kAck, {}));
+  cleanup.dismiss();
+  // The init inherited the locked directory fd (same open file description):
+  // unlock explicitly, closing our copy would not release the lock.
+  ::flock(dirfd->get(), LOCK_UN);
+  out.st = std::move(st);
+  return out;
+}
+
+}  // namespace
+
+Result<> create(const Global& g, const CreateOptions& o) {
+  auto c = do_create(g, o, false);
+  if (!c) return std::unexpected(c.error());
+  return {};
+}
+
+Result<> start(const Global& g, const std::string& id) {
+  state::Store store(g.root);
+  auto lock = store.lock(id);
+  if (!lock) return std::unexpected(lock.error());
+  auto st = store.load(id);
+  if (!st) return std::unexpected(st.error());
+  auto status = detail::current_status(*st);
+  if (status != state::Status::created)
+    return fail("cannot start container \"{}\": it is {}, not created", id, state::status_name(status));
+
+  std::string dir = store.dir(id);
+  auto conn = connect_unix(platform::short_socket_path(lock->get(), dir, "exec.sock"), "exec socket");
+  if (!conn) return std::unexpected(conn.error().context(fmt::format("start container \"{}\"", id)));
+  if (::write(conn->get(), "1", 1) != 1) return fail_sys("start container \"{}\"", id);
+  // EOF means the init exec'd (the connection is close-on-exec); a message
+  // is the error that stopped it.
+  auto reply = platform::recv_with_fds(conn->get());
+  ::unlink((dir + "/exec.sock").c_str());
+  if (reply && !reply->data.empty()) {
+    auto [kw, payload] = process::split_message(reply->data);
+    return std::unexpected(Error{0, std::string(payload)});
+  }
+  st->started = true;
+  WARD_TRY(store.save(*st));
+  auto poststart = detail::hooks_from_json(st->hooks.value("poststart", nlohmann::json::array()));
+  if (!poststart.empty()) {
+    auto r = hooks::run(poststart, hook_state(*st, state::Status::running), "poststart");
+    if (!r) {
+      // As runc: a failed poststart hook destroys the container.
+      (void)detail::kill_and_wait(*st);
+      (void)detail::destroy(store, *st);
+      return std::unexpected(r.error());
+    }
+  }
+  return {};
+}
+
+Result<int> run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
+  // Block the signals we forward before the container exists, so none is lost.
+  sigset_t fwd = forwarded_signals(), old;
+  if (!detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);
+  Defer unblock([&] {
+    if (!detach) ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  });
+
+  auto c = do_create(g, o, !detach);
+  if (!c) return std::unexpected(c.error());
+  state::Store store(g.root);
+  if (auto r = start(g, o.id); !r) {
+    if (auto st = store.load(o.id)) {
+      (void)detail::kill_and_wait(*st);
+      (void)detail::destroy(store, *st);
+    }
+    return std::unexpected(r.error());
+  }
+  if (detach) return 0;
+
+  auto status = attach_wait(c->st.pid, std::move(c->pty_master), fwd);
+  if (!status) return std::unexpected(status.error());
+  if (!keep) {
+    auto lock = store.lock(o.id);
+    if (auto st = store.load(o.id)) {
+      (void)detail::kill_and_wait(*st);
+      WARD_TRY(detail::destroy(store, *st));
+    }
+  }
+  return *status;
+}
+
+}  // namespace ward::lifecycle

@@ -1,0 +1,196 @@
+// exec: run a new process inside a created or running container.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lifecycle/attach.hpp"
+#include "lifecycle/internal.hpp"
+#include "platform/sys.hpp"
+#include "process/exec.hpp"
+#include "process/protocol.hpp"
+#include "spec/spec.hpp"
+
+namespace ward::lifecycle {
+
+Result<int> exec(const Global& g, const ExecOptions& o) {
+  state::Store store(g.root);
+  auto st = store.load(o.id);
+  if (!st) return std::unexpected(st.error());
+  auto status = detail::current_status(*st);
+  if (status != state::Status::running && status != state::Status::created)
+    return fail("cannot exec in container \"{}\": it is {}", o.id, state::status_name(status));
+  auto cfg = spec::parse_config(st->config_json, st->bundle, "state.json: config");
+  if (!cfg) return std::unexpected(cfg.error());
+
+  model::Process proc;
+  if (!o.process_file.empty()) {
+    std::string text;
+    if (o.process_file == "-") {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(0, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+    } else {
+      auto t = platform::read_file(o.process_file);
+      if (!t) return std::unexpected(t.error().context("--process"));
+      text = std::move(*t);
+    }
+    auto p = spec::parse_process(text, o.process_file);
+    if (!p) return std::unexpected(p.error());
+    proc = std::move(*p);
+  } else {
+    // As runc: the container's process is the template, flags override it.
+    if (!cfg->process) return fail("container \"{}\" has no process to derive from", o.id);
+    proc = *cfg->process;
+    if (o.args.empty()) return fail("exec: no command given (use --process or ARGS)");
+    proc.args = o.args;
+    proc.terminal = o.tty;
+    proc.console_size.reset();
+    for (const auto& e : o.env) {
+      auto key = e.substr(0, e.find('='));
+      std::erase_if(proc.env, [&](const std::string& x) { return x.substr(0, x.find('=')) == key; });
+      proc.env.push_back(e);
+    }
+    if (!o.cwd.empty()) proc.cwd = o.cwd;
+    if (!o.user.empty()) {
+      auto colon = o.user.find(':');
+      try {
+        proc.user.uid = static_cast<uint32_t>(std::stoul(o.user.substr(0, colon)));
+        if (colon != std::string::npos) proc.user.gid = static_cast<uint32_t>(std::stoul(o.user.substr(colon + 1)));
+      } catch (const std::exception&) {
+        return fail("--user \"{}\": expected UID[:GID]", o.user);
+      }
+    }
+    for (auto gid : o.additional_gids) proc.user.additional_gids.push_back(gid);
+    if (!o.caps.empty()) {
+      auto extra = spec::parse_process(
+          nlohmann::json({{"args", {"x"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}},
+                          {"capabilities", {{"bounding", o.caps}, {"effective", o.caps}, {"permitted", o.caps}}}})
+              .dump(),
+          "--cap");
+      if (!extra) return std::unexpected(extra.error());
+      if (!proc.capabilities) proc.capabilities = model::Capabilities{};
+      for (const auto& c : extra->capabilities->bounding) {
+        proc.capabilities->bounding.push_back(c);
+        proc.capabilities->effective.push_back(c);
+        proc.capabilities->permitted.push_back(c);
+      }
+    }
+    if (o.no_new_privs) proc.no_new_privileges = true;
+    if (!o.apparmor.empty()) proc.apparmor_profile = o.apparmor;
+    if (!o.process_label.empty()) proc.selinux_label = o.process_label;
+  }
+  if (proc.terminal && o.console_socket.empty() && o.detach)
+    return fail("cannot allocate a pseudo-TTY when detached without --console-socket");
+
+  std::optional<seccomp::Program> filter;
+  if (cfg->linux.seccomp) {
+    auto p = seccomp::compile(*cfg->linux.seccomp);
+    if (!p) return std::unexpected(p.error().context("seccomp"));
+    filter = std::move(*p);
+  }
+  auto cg = detail::load_cgroup(*st);
+  if (!cg) return std::unexpected(cg.error());
+
+  // Open the namespaces while /proc is the host's; pid and time are joined
+  // here, for the child only.
+  process::ExecArgs args;
+  std::vector<UniqueFd> owned;
+  UniqueFd pid_ns, time_ns;
+  auto open_ns = [&](model::NamespaceType t) -> Result<UniqueFd> {
+    UniqueFd fd(::open(fmt::format("/proc/{}/ns/{}", st->pid, model::ns_proc_name(t)).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_sys("open {} namespace of container \"{}\"", model::ns_spec_name(t), o.id);
+    return fd;
+  };
+  for (auto t : {model::NamespaceType::user, model::NamespaceType::mount, model::NamespaceType::network,
+                 model::NamespaceType::ipc, model::NamespaceType::uts, model::NamespaceType::cgroup,
+                 model::NamespaceType::pid, model::NamespaceType::time}) {
+    if (!cfg->find_namespace(t)) continue;
+    auto fd = open_ns(t);
+    if (!fd) return std::unexpected(fd.error());
+    if (t == model::NamespaceType::pid) pid_ns = std::move(*fd);
+    else if (t == model::NamespaceType::time) time_ns = std::move(*fd);
+    else {
+      args.ns_fds.emplace_back(t, fd->get());
+      owned.push_back(std::move(*fd));
+    }
+  }
+  // The mount namespace last: joining it changes our root to the container's.
+  std::stable_partition(args.ns_fds.begin(), args.ns_fds.end(),
+                        [](const auto& p) { return p.first != model::NamespaceType::mount; });
+  if (!platform::process_matches(st->pid, st->start_time)) return fail("container \"{}\" is not running", o.id);
+
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) return fail_sys("socketpair");
+  UniqueFd parent_end(sp[0]), child_end(sp[1]);
+  args.proc = &proc;
+  args.sync_fd = child_end.get();
+  args.seccomp = filter ? &*filter : nullptr;
+  args.preserve_fds = o.preserve_fds;
+
+  sigset_t fwd = forwarded_signals(), old;
+  if (!o.detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);
+  Defer unblock([&] {
+    if (!o.detach) ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  });
+
+  UniqueFd orig_pid(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+  UniqueFd orig_time(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+  if (pid_ns && ::setns(pid_ns.get(), CLONE_NEWPID) != 0) return fail_sys("join pid namespace of \"{}\"", o.id);
+  if (time_ns && ::setns(time_ns.get(), CLONE_NEWTIME) != 0) return fail_sys("join time namespace of \"{}\"", o.id);
+  pid_t child = ::fork();
+  if (child == 0) {
+    parent_end.reset();
+    process::exec_init(args);
+  }
+  if (pid_ns) ::setns(orig_pid.get(), CLONE_NEWPID);
+  if (time_ns) ::setns(orig_time.get(), CLONE_NEWTIME);
+  if (child < 0) return fail_sys("fork");
+  child_end.reset();
+  owned.clear();
+  Defer reap([&] {
+    if (child > 0) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+  });
+
+  if (auto r = cg->add_process(child); !r) return std::unexpected(r.error().context("join container cgroup"));
+  WARD_TRY(platform::send_with_fds(parent_end.get(), process::kGo, {}));
+  UniqueFd pty;
+  for (;;) {
+    auto m = platform::recv_with_fds(parent_end.get());
+    if (!m) return std::unexpected(m.error());
+    if (m->data.empty()) break;  // EOF: exec'd (the socket is close-on-exec)
+    auto [kw, payload] = process::split_message(m->data);
+    if (kw == process::kError) return std::unexpected(Error{0, std::string(payload)});
+    if (kw == process::kPty && !m->fds.empty()) {
+      if (!o.console_socket.empty()) {
+        UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", o.console_socket.c_str());
+        if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+          return fail_sys("connect to console socket {}", o.console_socket);
+        int fds[1] = {m->fds[0].get()};
+        WARD_TRY(platform::send_with_fds(s.get(), "/dev/ptmx", fds));
+      } else {
+        pty = std::move(m->fds[0]);
+      }
+    }
+  }
+  if (!o.pid_file.empty()) {
+    auto r = platform::write_file_atomic(o.pid_file, fmt::format("{}", child));
+    if (!r) return std::unexpected(r.error().context("--pid-file"));
+  }
+  pid_t waited = child;
+  reap.dismiss();
+  if (o.detach) return 0;
+  return attach_wait(waited, std::move(pty), fwd);
+}
+
+}  // namespace ward::lifecycle

@@ -1,0 +1,30 @@
+// Helpers shared by the lifecycle commands (not part of the public API).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "cgroups/cgroups.hpp"
+#include "lifecycle/lifecycle.hpp"
+#include "model/config.hpp"
+#include "state/state.hpp"
+
+namespace ward::lifecycle::detail {
+
+// The container's cgroup manager as persisted in its state.
+Result<cgroups::Manager> load_cgroup(const state::ContainerState& st);
+// Status now, including the frozen check through the cgroup.
+state::Status current_status(const state::ContainerState& st);
+// Signal the container's init process, checking its start time first.
+Result<> signal_init(const state::ContainerState& st, int sig);
+// SIGKILL every process of the container and wait (bounded) until they are gone.
+Result<> kill_and_wait(const state::ContainerState& st);
+// Remove everything the container left: cgroup, state dir; run poststop hooks.
+Result<> destroy(const state::Store& store, const state::ContainerState& st);
+// Hooks as persisted in state.json (poststart, poststop).
+nlohmann::json hooks_to_json(const std::vector<model::Hook>& hooks);
+std::vector<model::Hook> hooks_from_json(const nlohmann::json& a);
+// State JSON given to hooks.
+std::string hook_state(const state::ContainerState& st, state::Status status);
+
+}  // namespace ward::lifecycle::detail

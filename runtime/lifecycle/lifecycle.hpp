@@ -1,0 +1,82 @@
+// The container lifecycle as library calls, one per CLI command. Each takes
+// the global options and returns a Result; only the CLI prints.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.hpp"
+
+namespace ward::lifecycle {
+
+// Options every command receives (runc's global flags).
+struct Global {
+  std::string root = "/run/ward";
+  bool systemd_cgroup = false;
+  bool rootless = false;
+};
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle = ".";
+  std::string pid_file;
+  std::string console_socket;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+};
+
+// `create`: set the container up and leave its process blocked before exec.
+Result<> create(const Global& g, const CreateOptions& o);
+// `start`: let a created container exec its process; runs poststart hooks.
+Result<> start(const Global& g, const std::string& id);
+// `run`: create + start; unless detached, wait, forward signals, delete, and
+// return the exit status (128+N when killed by signal N).
+Result<int> run(const Global& g, const CreateOptions& o, bool detach, bool keep);
+struct ExecOptions {
+  std::string id;
+  std::string process_file;  // --process (JSON process object); "-" is stdin
+  std::vector<std::string> args, env;
+  std::string cwd, user, apparmor, process_label, pid_file, console_socket;
+  std::vector<uint32_t> additional_gids;
+  std::vector<std::string> caps;
+  bool tty = false, detach = false, no_new_privs = false;
+  int preserve_fds = 0;
+};
+
+// `exec`: run another process in the container's namespaces and cgroup;
+// returns its exit status when attached, 0 when detached.
+Result<int> exec(const Global& g, const ExecOptions& o);
+
+// `pause` / `resume`: freeze or thaw every process of the container.
+Result<> pause(const Global& g, const std::string& id);
+Result<> resume(const Global& g, const std::string& id);
+// `ps`: pids of the container's processes.
+Result<std::vector<int>> pids(const Global& g, const std::string& id);
+// `update`: apply new resource limits (linux.resources JSON) to a container.
+Result<> update(const Global& g, const std::string& id, const std::string& resources_json);
+// `events --stats`: one runc-format stats event.
+Result<nlohmann::json> stats(const Global& g, const std::string& id);
+// `events`: stream stats every `interval_s` seconds and an "oom" event when
+// the OOM kill count grows, until the container stops. Errors are reported.
+bool stream_events(const Global& g, const std::string& id, double interval_s,
+                   const std::function<void(const nlohmann::json&)>& emit);
+// `features`: the runtime-spec features document for this host.
+nlohmann::json features();
+
+// `state`: runtime-spec state JSON.
+Result<nlohmann::json> state(const Global& g, const std::string& id);
+// `kill`: send `sig` to the container process, or to all its processes.
+Result<> kill(const Global& g, const std::string& id, int sig, bool all);
+// `delete`: remove a stopped (or created) container; `force` kills a running one.
+Result<> remove(const Global& g, const std::string& id, bool force);
+// `list`: the state JSON of every container (runc's list fields).
+Result<std::vector<nlohmann::json>> list(const Global& g);
+
+// Parse "TERM", "SIGTERM", "15"; errors name the signal.
+Result<int> parse_signal(std::string_view s);
+
+}  // namespace ward::lifecycle

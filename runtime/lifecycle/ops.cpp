@@ -1,0 +1,124 @@
+// state, kill, delete, list.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <utility>
+
+#include "base/log.hpp"
+#include "lifecycle/internal.hpp"
+#include "platform/sys.hpp"
+
+namespace ward::lifecycle {
+namespace {
+
+struct SignalName {
+  std::string_view name;
+  int value;
+};
+// Sorted by name for lookup; also the list `ward features` could report.
+constexpr std::array<SignalName, 31> kSignals{{
+    {"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"BUS", SIGBUS},       {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
+    {"FPE", SIGFPE},   {"HUP", SIGHUP},   {"ILL", SIGILL},       {"INT", SIGINT},   {"IO", SIGIO},
+    {"IOT", SIGIOT},   {"KILL", SIGKILL}, {"PIPE", SIGPIPE},     {"POLL", SIGPOLL}, {"PROF", SIGPROF},
+    {"PWR", SIGPWR},   {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV},     {"STKFLT", SIGSTKFLT}, {"STOP", SIGSTOP},
+    {"SYS", SIGSYS},   {"TERM", SIGTERM}, {"TRAP", SIGTRAP},     {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"USR1", SIGUSR1},     {"USR2", SIGUSR2}, {"VTALRM", SIGVTALRM},
+    {"WINCH", SIGWINCH},
+}};
+
+}  // namespace
+
+Result<int> parse_signal(std::string_view s) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec == std::errc() && p == s.data() + s.size()) {
+    if (n <= 0 || n > SIGRTMAX) return fail("invalid signal \"{}\"", s);
+    return n;
+  }
+  std::string up;
+  for (char c : s) up.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  std::string_view name = up;
+  if (name.starts_with("SIG")) name.remove_prefix(3);
+  auto it = std::lower_bound(kSignals.begin(), kSignals.end(), name,
+                             [](const SignalName& a, std::string_view b) { return a.name < b; });
+  if (it != kSignals.end() && it->name == name) return it->value;
+  if (name.starts_with("RTMIN") || name.starts_with("RTMAX")) {
+    int base = name.starts_with("RTMIN") ? SIGRTMIN : SIGRTMAX;
+    std::string_view off = name.substr(5);
+    if (off.empty()) return base;
+    int k = 0;
+    auto [q, e2] = std::from_chars(off.data() + 1, off.data() + off.size(), k);
+    if (e2 == std::errc() && q == off.data() + off.size() && (off[0] == '+' || off[0] == '-')) {
+      int v = off[0] == '+' ? base + k : base - k;
+      if (v >= SIGRTMIN && v <= SIGRTMAX) return v;
+    }
+  }
+  return fail("unknown signal \"{}\"", s);
+}
+
+Result<nlohmann::json> state(const Global& g, const std::string& id) {
+  state::Store store(g.root);
+  auto st = store.load(id);
+  if (!st) return std::unexpected(st.error());
+  return state::to_oci_json(*st, detail::current_status(*st));
+}
+
+Result<> kill(const Global& g, const std::string& id, int sig, bool all) {
+  state::Store store(g.root);
+  auto st = store.load(id);
+  if (!st) return std::unexpected(st.error());
+  auto status = detail::current_status(*st);
+  if (status == state::Status::stopped || status == state::Status::creating)
+    return fail("cannot kill container \"{}\": it is {}", id, state::status_name(status));
+  if (all) {
+    auto cg = detail::load_cgroup(*st);
+    if (!cg) return std::unexpected(cg.error());
+    auto r = cg->kill_all(sig);
+    if (!r) return std::unexpected(r.error().context(fmt::format("kill --all container \"{}\"", id)));
+    return {};
+  }
+  return detail::signal_init(*st, sig);
+}
+
+Result<> remove(const Global& g, const std::string& id, bool force) {
+  state::Store store(g.root);
+  auto lock = store.lock(id);
+  if (!lock) {
+    // As runc: --force on a container that is already gone succeeds.
+    struct stat sb{};
+    if (force && ::stat(store.dir(id).c_str(), &sb) != 0 && state::validate_id(id)) return {};
+    return std::unexpected(lock.error());
+  }
+  auto st = store.load(id);
+  if (!st) {
+    // A directory without state: a create that died half-way. Nothing runs.
+    if (force) return store.remove(id);
+    return std::unexpected(st.error());
+  }
+  auto status = detail::current_status(*st);
+  if ((status == state::Status::running || status == state::Status::paused) && !force)
+    return fail("cannot delete container \"{}\": it is {} (use --force)", id, state::status_name(status));
+  if (status != state::Status::stopped) WARD_TRY(detail::kill_and_wait(*st));
+  else if (!st->has_pid_ns) {
+    // Without a pid namespace, children of the init may outlive it.
+    WARD_TRY(detail::kill_and_wait(*st));
+  }
+  return detail::destroy(store, *st);
+}
+
+Result<std::vector<nlohmann::json>> list(const Global& g) {
+  state::Store store(g.root);
+  std::vector<nlohmann::json> out;
+  for (const auto& id : store.list()) {
+    auto st = store.load(id);
+    if (!st) continue;
+    out.push_back(state::to_oci_json(*st, detail::current_status(*st)));
+  }
+  return out;
+}
+
+}  // namespace ward::lifecycle

@@ -1,0 +1,262 @@
+#include "process/init.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <linux/keyctl.h>
+
+#include "base/fd.hpp"
+#include "base/log.hpp"
+#include "hooks/hooks.hpp"
+#include "platform/sys.hpp"
+#include "process/protocol.hpp"
+#include "security/process.hpp"
+
+namespace ward::process {
+namespace {
+
+}  // namespace
+
+[[noreturn]] void die(int fd, const Error& e) {
+  std::string msg = fmt::format("{}\n{}", kError, e.what());
+  ::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+  ::_exit(1);
+}
+
+namespace {
+
+#define INIT_TRY(fd, expr, ctx)                              \
+  do {                                                       \
+    auto init_r_ = (expr);                                   \
+    if (!init_r_) die((fd), init_r_.error().context(ctx));   \
+  } while (0)
+
+Result<> join_namespaces(const model::Config& cfg) {
+  // User namespace first: joining others needs privileges inside it
+  // (setns(2)). pid and time are joined by the parent: they apply to children.
+  auto join = [](const model::Namespace& n) -> Result<> {
+    UniqueFd fd(::open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_sys("open namespace {}", n.path);
+    if (::setns(fd.get(), model::ns_clone_flag(n.type)) != 0)
+      return fail_sys("join {} namespace {}", model::ns_spec_name(n.type), n.path);
+    return {};
+  };
+  for (const auto& n : cfg.linux.namespaces)
+    if (n.type == model::NamespaceType::user && !n.path.empty()) WARD_TRY(join(n));
+  for (const auto& n : cfg.linux.namespaces) {
+    if (n.path.empty()) continue;
+    switch (n.type) {
+      case model::NamespaceType::user:
+      case model::NamespaceType::pid:
+      case model::NamespaceType::time: break;
+      default: WARD_TRY(join(n));
+    }
+  }
+  return {};
+}
+
+struct Pty {
+  UniqueFd master;
+  UniqueFd slave;
+  std::string slave_path;
+};
+
+Result<Pty> open_pty(const model::Process& p) {
+  Pty t;
+  t.master = UniqueFd(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!t.master) return fail_sys("open /dev/ptmx");
+  if (::unlockpt(t.master.get()) != 0) return fail_sys("unlockpt");
+  char name[128];
+  if (::ptsname_r(t.master.get(), name, sizeof name) != 0) return fail_sys("ptsname");
+  t.slave_path = name;
+  t.slave = UniqueFd(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!t.slave) return fail_sys("open {}", t.slave_path);
+  if (p.console_size) {
+    winsize ws{};
+    ws.ws_row = static_cast<unsigned short>(p.console_size->height);
+    ws.ws_col = static_cast<unsigned short>(p.console_size->width);
+    if (::ioctl(t.master.get(), TIOCSWINSZ, &ws) != 0) return fail_sys("set console size");
+  }
+  return t;
+}
+
+Result<> make_controlling_tty(int slave) {
+  if (::setsid() < 0) return fail_sys("setsid");
+  if (::ioctl(slave, TIOCSCTTY, 0) != 0) return fail_sys("set controlling terminal");
+  for (int i = 0; i < 3; ++i)
+    if (::dup3(slave, i, 0) < 0) return fail_sys("dup2 terminal to fd {}", i);
+  return {};
+}
+
+Result<> chdir_cwd(const std::string& cwd) {
+  if (::chdir(cwd.c_str()) == 0) return {};
+  if (errno != ENOENT) return fail_sys("chdir to cwd {}", cwd);
+  // runc creates a missing cwd; we are already inside the pivoted root.
+  auto r = platform::mkdir_all(cwd, 0755);
+  if (!r) return std::unexpected(r.error().context("create cwd"));
+  if (::chdir(cwd.c_str()) != 0) return fail_sys("chdir to cwd {}", cwd);
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> find_executable(const std::string& file, const std::vector<std::string>& env) {
+  auto check = [](const std::string& p) -> bool {
+    struct stat st{};
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (file.empty()) return fail("process.args[0] is empty");
+  if (file.find('/') != std::string::npos) {
+    if (check(file)) return file;
+    return fail_errno(ENOENT, "exec: \"{}\"", file);
+  }
+  std::string path;
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  size_t i = 0;
+  while (i <= path.size() && !path.empty()) {
+    size_t j = path.find(':', i);
+    if (j == std::string::npos) j = path.size();
+    std::string dir = path.substr(i, j - i);
+    if (dir.empty()) dir = ".";
+    std::string cand = dir + "/" + file;
+    if (check(cand)) return cand;
+    i = j + 1;
+  }
+  return fail("exec: \"{}\": executable file not found in $PATH", file);
+}
+
+void container_init(const InitArgs& a) {
+  const int sync = a.sync_fd;
+  const model::Config& cfg = *a.cfg;
+  const model::Process& proc = *a.proc;
+  // Die with the parent until create has finished (it may be killed mid-way).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // CVE-2019-5736: until execve this process runs ward's binary; while not
+  // dumpable, /proc/<pid>/exe cannot be opened by the container's processes.
+  ::prctl(PR_SET_DUMPABLE, 0);
+  ::signal(SIGPIPE, SIG_DFL);
+
+  auto go = platform::recv_with_fds(sync);
+  if (!go || go->data.empty()) ::_exit(1);
+  auto [kw, state_json] = split_message(go->data);
+  if (kw != kGo) ::_exit(1);
+  std::string creating_state(state_json);
+
+  INIT_TRY(sync, join_namespaces(cfg), "join namespaces");
+  if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0)
+    die(sync, Error{errno, "unshare cgroup namespace"});
+  if (a.new_userns) {
+    // Become root of the new user namespace (the parent wrote the maps).
+    if (::setresgid(0, 0, 0) != 0) die(sync, Error{errno, "setgid 0 in user namespace"});
+    if (::setresuid(0, 0, 0) != 0) die(sync, Error{errno, "setuid 0 in user namespace"});
+  }
+  if (a.new_keyring) {
+    std::string name = "_ses." + a.id;
+    // Not fatal where keyrings are unavailable (ENOSYS) or refused in a user ns.
+    if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS &&
+        errno != EACCES && errno != EPERM)
+      die(sync, Error{errno, "join session keyring"});
+  }
+  if (!cfg.hostname.empty() && ::sethostname(cfg.hostname.data(), cfg.hostname.size()) != 0)
+    die(sync, Error{errno, fmt::format("sethostname \"{}\"", cfg.hostname)});
+  if (!cfg.domainname.empty() && ::setdomainname(cfg.domainname.data(), cfg.domainname.size()) != 0)
+    die(sync, Error{errno, fmt::format("setdomainname \"{}\"", cfg.domainname)});
+
+  INIT_TRY(sync, rootfs::prepare(cfg, a.rootfs), "prepare rootfs");
+  // runtime-spec: createContainer hooks run in the container's namespaces
+  // after the mounts are set up and before pivot_root.
+  INIT_TRY(sync, hooks::run(cfg.hooks.create_container, creating_state, "createContainer"), "");
+  INIT_TRY(sync, rootfs::pivot(cfg, a.rootfs), "pivot root");
+
+  Pty pty;
+  if (proc.terminal) {
+    auto t = open_pty(proc);
+    if (!t) die(sync, t.error().context("terminal"));
+    pty = std::move(*t);
+    INIT_TRY(sync, rootfs::bind_console(pty.slave_path), "terminal");
+  }
+  INIT_TRY(sync, rootfs::finalize(cfg, a.rootfs), "finalize rootfs");
+  INIT_TRY(sync, chdir_cwd(proc.cwd), "");
+  auto exe = find_executable(proc.args[0], proc.env);
+  if (!exe) die(sync, exe.error());
+  INIT_TRY(sync, security::apply_process_attrs(proc, cfg.linux.personality), "process attributes");
+  if (proc.terminal) {
+    INIT_TRY(sync, make_controlling_tty(pty.slave.get()), "terminal");
+    pty.slave.reset();
+  }
+
+  // Built now: nothing allocates once the final setup after start begins.
+  std::vector<char*> argv, envp;
+  for (const auto& s : proc.args) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& s : proc.env) envp.push_back(const_cast<char*>(s.c_str()));
+  envp.push_back(nullptr);
+
+  // From here the parent may exit at any time: stop dying with it, and learn
+  // of its death by EOF instead.
+  ::prctl(PR_SET_PDEATHSIG, 0);
+  {
+    int fds[1] = {pty.master.get()};
+    auto r = platform::send_with_fds(sync, kReady, proc.terminal ? std::span<const int>(fds, 1) : std::span<const int>());
+    if (!r) ::_exit(1);
+    pty.master.reset();
+    auto ack = platform::recv_with_fds(sync);
+    if (!ack || ack->data != kAck) ::_exit(1);
+  }
+  ::close(sync);
+
+  // Created: wait for `start`.
+  int conn;
+  do conn = ::accept4(a.exec_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  while (conn < 0 && errno == EINTR);
+  if (conn < 0) ::_exit(1);
+  char byte;
+  ssize_t n;
+  do n = ::read(conn, &byte, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) ::_exit(1);
+  ::close(a.exec_listen_fd);
+
+  INIT_TRY(conn, hooks::run(cfg.hooks.start_container, creating_state, "startContainer"), "");
+  final_exec(conn, proc, a.seccomp, a.preserve_fds, *exe, argv.data(), envp.data());
+}
+
+void final_exec(int err_fd, const model::Process& proc, const seccomp::Program* filter, int preserve_fds,
+                const std::string& exe, char* const* argv, char* const* envp) {
+  const int conn = err_fd;
+  // Only 0-2 and the preserved fds may reach the process (CVE-2024-21626).
+  INIT_TRY(conn, security::mark_fds_cloexec(3 + preserve_fds), "close fds");
+  for (int fd = 3; fd < 3 + preserve_fds; ++fd) {
+    int fl = ::fcntl(fd, F_GETFD);
+    if (fl >= 0) ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+  }
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
+  // before the capabilities are dropped (as runc does).
+  if (filter && !proc.no_new_privileges) {
+    auto r = seccomp::load(*filter);
+    if (!r) die(conn, r.error().context("seccomp"));
+  }
+  INIT_TRY(conn, security::apply_apparmor(proc), "apparmor");
+  INIT_TRY(conn, security::apply_selinux(proc), "selinux");
+  INIT_TRY(conn, security::apply_identity(proc), "user and capabilities");
+  INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");
+  if (filter && proc.no_new_privileges) {
+    auto r = seccomp::load(*filter);
+    if (!r) die(conn, r.error().context("seccomp"));
+  }
+  ::execve(exe.c_str(), argv, envp);
+  die(conn, Error{errno, fmt::format("exec \"{}\"", exe)});
+}
+
+}  // namespace ward::process

@@ -1,0 +1,45 @@
+// The container init process: everything that runs inside the new
+// namespaces between clone3 and execve (see protocol.hpp for the sequence).
+#pragma once
+
+#include <string>
+
+#include "model/config.hpp"
+#include "rootfs/rootfs.hpp"
+#include "seccomp/seccomp.hpp"
+
+namespace ward::process {
+
+// What the init process needs; prepared by the parent before clone3 so the
+// child does no parsing or compiling.
+struct InitArgs {
+  const model::Config* cfg = nullptr;
+  const model::Process* proc = nullptr;
+  int sync_fd = -1;         // child end of the socketpair
+  int exec_listen_fd = -1;  // listening socket the start command connects to
+  rootfs::Options rootfs;
+  const seccomp::Program* seccomp = nullptr;  // nullptr when no filter
+  int preserve_fds = 0;     // fds 3 .. 3+preserve_fds-1 reach the process
+  bool new_keyring = true;  // join a fresh session keyring (--no-new-keyring clears it)
+  bool new_userns = false;
+  bool new_cgroupns = false;  // unshare(CLONE_NEWCGROUP) after the parent placed us
+  std::string id;
+};
+
+// Runs in the child of clone3 and never returns: it execs the container
+// process or exits non-zero after sending its error to the parent or to start.
+[[noreturn]] void container_init(const InitArgs& a);
+
+// The last steps before execve, shared by create's init and exec: mark fds
+// close-on-exec, seccomp, AppArmor, SELinux, uid/gid and capabilities, nnp.
+// Failures are sent on `err_fd` as ERROR and the process exits.
+[[noreturn]] void final_exec(int err_fd, const model::Process& proc, const seccomp::Program* filter,
+                             int preserve_fds, const std::string& exe, char* const* argv, char* const* envp);
+// Send ERROR{e} on `fd` and exit(1).
+[[noreturn]] void die(int fd, const Error& e);
+
+// Look up `file` like execvp in the PATH found in `env` ("PATH=..."); a name
+// with a slash is checked as given. Returns the path to execve.
+Result<std::string> find_executable(const std::string& file, const std::vector<std::string>& env);
+
+}  // namespace ward::process

@@ -1,0 +1,45 @@
+// The parent <-> container-init protocol over a SOCK_SEQPACKET socketpair.
+//
+//   ward create (parent)                      container init (child of clone3)
+//   ───────────────────                      ────────────────────────────────
+//   clone3(CLONE_NEW*) ───────────────────▶  blocks reading the sync socket
+//   write uid_map/gid_map, join cgroups
+//   prestart + createRuntime hooks
+//   send GO{state json} ──────────────────▶  setns(paths), unshare(cgroup), hostname
+//                                            rootfs::prepare, createContainer hooks,
+//                                            pivot_root, console, rootfs::finalize,
+//                                            cwd, exec lookup, rlimits & attrs
+//                          ◀──────────────── READY [+ pty master fd]  (or ERROR{msg})
+//   console socket / state.json / pid file
+//   send ACK ─────────────────────────────▶  accept() on <state>/exec.sock   [created]
+//   exit 0
+//
+//   ward start ── connect(exec.sock), "1" ─▶  startContainer hooks, fds, seccomp,
+//                                            apparmor, uid/gid + caps, nnp, execve
+//              ◀── EOF (exec done) or ERROR{msg}
+//   poststart hooks                                                          [running]
+//
+// Messages are text: a keyword line, then an optional payload. Every failure in
+// the child is sent once as ERROR and printed once by the parent.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/error.hpp"
+
+namespace ward::process {
+
+inline constexpr std::string_view kGo = "GO";
+inline constexpr std::string_view kReady = "READY";
+inline constexpr std::string_view kAck = "ACK";
+inline constexpr std::string_view kError = "ERROR";
+
+// Split "KEYWORD\npayload" into its two parts.
+inline std::pair<std::string_view, std::string_view> split_message(std::string_view m) {
+  size_t nl = m.find('\n');
+  if (nl == std::string_view::npos) return {m, {}};
+  return {m.substr(0, nl), m.substr(nl + 1)};
+}
+
+}  // namespace ward::process

@@ -23,7 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def load_differences():
-    """Allowed differences from DIFFERENCES.md: table rows `| `test` | `dotted.key` | why |`."""
+    """Allowed differences from DIFFERENCES.md: table rows `| `test` | `dotted.key` | why |`
+    (test `*` applies to every test)."""
     allowed = {}
     path = os.path.join(HERE, "DIFFERENCES.md")
     if not os.path.exists(path):
@@ -171,7 +172,7 @@ class Differential:
             os.makedirs(dump, exist_ok=True)
             with open(os.path.join(dump, self.name + ".json"), "w") as f:
                 json.dump({"test": got, "ref": ref}, f, indent=1)
-        for key in self.s["allowed"].get(self.name, []):
+        for key in self.s["allowed"].get(self.name, []) + self.s["allowed"].get("*", []):
             for o in (got, ref):
                 normalize.drop_path(o, key)
         diffs = normalize.diff(got, ref)

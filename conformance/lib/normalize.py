@@ -101,11 +101,20 @@ def diff(a, b, path=""):
 
 
 def drop_path(obj, dotted):
-    """Deletes the value at a dotted path (e.g. 'status.CapBnd') if present."""
+    """Deletes the value at a dotted path (e.g. 'status.CapBnd') if present. A key may itself
+    contain dots ('extra.poststart.json.status' reaches extra['poststart.json']['status'])."""
     parts = dotted.split(".")
-    for p in parts[:-1]:
-        if not isinstance(obj, dict) or p not in obj:
+
+    def walk(o, i):
+        if not isinstance(o, dict):
             return
-        obj = obj[p]
-    if isinstance(obj, dict):
-        obj.pop(parts[-1], None)
+        for j in range(len(parts), i, -1):
+            key = ".".join(parts[i:j])
+            if key in o:
+                if j == len(parts):
+                    o.pop(key, None)
+                else:
+                    walk(o[key], j)
+                return
+
+    walk(obj, 0)

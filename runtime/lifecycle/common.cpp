@@ -90,7 +90,14 @@ std::vector<model::Hook> hooks_from_json(const nlohmann::json& a) {
 }
 
 std::string hook_state(const state::ContainerState& st, state::Status status) {
-  return state::to_oci_json(st, status).dump();
+  // Hooks get the runtime-spec state only; pid is present while the process is.
+  nlohmann::json j = {{"ociVersion", st.oci_version},
+                      {"id", st.id},
+                      {"status", state::status_name(status)},
+                      {"bundle", st.bundle}};
+  if (status != state::Status::stopped && st.pid > 0) j["pid"] = st.pid;
+  if (!st.annotations.empty()) j["annotations"] = st.annotations;
+  return j.dump();
 }
 
 Result<> destroy(const state::Store& store, const state::ContainerState& st) {

@@ -229,6 +229,13 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   args.new_cgroupns = new_cgroupns;
   args.id = o.id;
 
+  if (new_userns) {
+    // Only the user (and pid) namespace come from clone3; the child creates
+    // the rest as root of its user namespace so that namespace owns them.
+    uint64_t keep = CLONE_NEWUSER | CLONE_NEWPID;
+    args.unshare_flags = static_cast<int>(flags & ~keep);
+    flags &= keep;
+  }
   ChildrenNamespaces cns;
   if (auto r = cns.enter(cfg); !r) {
     cns.leave();

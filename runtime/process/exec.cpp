@@ -61,7 +61,8 @@ void exec_init(const ExecArgs& a) {
   std::vector<char*> argv, envp;
   for (const auto& s : proc.args) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
-  for (const auto& s : proc.env) envp.push_back(const_cast<char*>(s.c_str()));
+  std::vector<std::string> env = with_home(proc.env, proc.user.uid);
+  for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
   // The process may outlive a detached `ward exec`.
   ::prctl(PR_SET_PDEATHSIG, 0);

@@ -110,6 +110,36 @@ Result<> chdir_cwd(const std::string& cwd) {
 
 }  // namespace
 
+std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t uid) {
+  for (const auto& e : env)
+    if (e.starts_with("HOME=")) return env;
+  std::string home = "/";
+  if (auto pw = platform::read_file("/etc/passwd")) {
+    std::string_view rest = *pw;
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      // name:passwd:uid:gid:gecos:home:shell
+      std::vector<std::string_view> f;
+      size_t i = 0;
+      while (f.size() < 7) {
+        size_t c = line.find(':', i);
+        f.push_back(line.substr(i, c == std::string_view::npos ? std::string_view::npos : c - i));
+        if (c == std::string_view::npos) break;
+        i = c + 1;
+      }
+      if (f.size() >= 6 && f[2] == std::to_string(uid) && !f[5].empty()) {
+        home = std::string(f[5]);
+        break;
+      }
+    }
+  }
+  std::vector<std::string> out = env;
+  out.push_back("HOME=" + home);
+  return out;
+}
+
 Result<std::string> find_executable(const std::string& file, const std::vector<std::string>& env) {
   auto check = [](const std::string& p) -> bool {
     struct stat st{};
@@ -152,15 +182,23 @@ void container_init(const InitArgs& a) {
   auto [kw, state_json] = split_message(go->data);
   if (kw != kGo) ::_exit(1);
   std::string creating_state(state_json);
+  // startContainer hooks see the container as created (runtime-spec runtime.md).
+  std::string created_state = creating_state;
+  constexpr std::string_view kCreating = R"("status":"creating")";
+  if (auto at = created_state.find(kCreating); at != std::string::npos)
+    created_state.replace(at, kCreating.size(), R"("status":"created")");
 
   INIT_TRY(sync, join_namespaces(cfg), "join namespaces");
   if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0)
     die(sync, Error{errno, "unshare cgroup namespace"});
   if (a.new_userns) {
-    // Become root of the new user namespace (the parent wrote the maps).
-    if (::setresgid(0, 0, 0) != 0) die(sync, Error{errno, "setgid 0 in user namespace"});
+    // Become root of the new user namespace (the parent wrote the maps). The
+    // gid follows the unshare, as in runc, so new namespaces' objects (the
+    // mqueue root) get the same owner as under runc.
     if (::setresuid(0, 0, 0) != 0) die(sync, Error{errno, "setuid 0 in user namespace"});
   }
+  if (a.unshare_flags && ::unshare(a.unshare_flags) != 0) die(sync, Error{errno, "unshare namespaces"});
+  if (a.new_userns && ::setresgid(0, 0, 0) != 0) die(sync, Error{errno, "setgid 0 in user namespace"});
   if (a.new_keyring) {
     std::string name = "_ses." + a.id;
     // Not fatal where keyrings are unavailable (ENOSYS) or refused in a user ns.
@@ -200,7 +238,8 @@ void container_init(const InitArgs& a) {
   std::vector<char*> argv, envp;
   for (const auto& s : proc.args) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
-  for (const auto& s : proc.env) envp.push_back(const_cast<char*>(s.c_str()));
+  std::vector<std::string> env = with_home(proc.env, proc.user.uid);
+  for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
 
   // From here the parent may exit at any time: stop dying with it, and learn
@@ -228,7 +267,7 @@ void container_init(const InitArgs& a) {
   if (n != 1) ::_exit(1);
   ::close(a.exec_listen_fd);
 
-  INIT_TRY(conn, hooks::run(cfg.hooks.start_container, creating_state, "startContainer"), "");
+  INIT_TRY(conn, hooks::run(cfg.hooks.start_container, created_state, "startContainer"), "");
   final_exec(conn, proc, a.seccomp, a.preserve_fds, *exe, argv.data(), envp.data());
 }
 

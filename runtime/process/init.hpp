@@ -23,6 +23,9 @@ struct InitArgs {
   bool new_keyring = true;  // join a fresh session keyring (--no-new-keyring clears it)
   bool new_userns = false;
   bool new_cgroupns = false;  // unshare(CLONE_NEWCGROUP) after the parent placed us
+  // CLONE_NEW* flags the child unshares itself once it is root in its new
+  // user namespace, so those namespaces are owned by it (as runc does).
+  int unshare_flags = 0;
   std::string id;
 };
 
@@ -37,6 +40,10 @@ struct InitArgs {
                              int preserve_fds, const std::string& exe, char* const* argv, char* const* envp);
 // Send ERROR{e} on `fd` and exit(1).
 [[noreturn]] void die(int fd, const Error& e);
+
+// `env` plus HOME from the container's /etc/passwd entry for `uid` (or "/")
+// when env has no HOME, as runc does. Call after pivot_root / setns(mnt).
+std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t uid);
 
 // Look up `file` like execvp in the PATH found in `env` ("PATH=..."); a name
 // with a slash is checked as given. Returns the path to execve.

@@ -146,7 +146,8 @@ Result<> mount_cgroup(int root_fd, const model::Config& cfg, const model::Mount&
   auto dir = platform::open_in_root(root_fd, p.destination, O_PATH | O_DIRECTORY);
   if (!dir) return std::unexpected(dir.error());
   for (const auto& mi : mounts) {
-    if (mi.fstype != "cgroup" && mi.fstype != "cgroup2") continue;
+    // As runc 1.1 on hybrid hosts: only the v1 hierarchies are shown.
+    if (mi.fstype != "cgroup") continue;
     if (!mi.mountpoint.starts_with("/sys/fs/cgroup/")) continue;
     std::string name = mi.mountpoint.substr(std::strlen("/sys/fs/cgroup/"));
     if (name.empty() || name.find('/') != std::string::npos) continue;
@@ -159,7 +160,9 @@ Result<> mount_cgroup(int root_fd, const model::Config& cfg, const model::Mount&
         for (auto& c : cgroups)
           if (!c.controllers.empty() && host_cgroup_dir(mi, {c}) != "") data = c.controllers;
       }
-      WARD_TRY(platform::mount("cgroup", proc_fd_path(fd->get()), mi.fstype,
+      // runc names a named hierarchy's mount after it ("systemd"), others "cgroup".
+      std::string source = data.starts_with("name=") ? data.substr(5) : "cgroup";
+      WARD_TRY(platform::mount(source, proc_fd_path(fd->get()), mi.fstype,
                                flags | tmpfs_flags, data));
     } else {
       std::string src = host_cgroup_dir(mi, cgroups);
@@ -178,8 +181,8 @@ Result<> mount_cgroup(int root_fd, const model::Config& cfg, const model::Mount&
       }
     }
   }
-  if (flags & MS_RDONLY)
-    WARD_TRY(remount(root_fd, p.destination, MS_REMOUNT | MS_RDONLY | tmpfs_flags));
+  // The tmpfs itself stays writable, as under runc: each hierarchy in it is
+  // already mounted read-only unless "rw" was asked for.
   return {};
 }
 
@@ -228,8 +231,9 @@ struct DefaultDevice {
 };
 // runtime-spec config-linux.md "Default Devices".
 constexpr DefaultDevice kDefaultDevices[] = {
-    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
-    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+    // runc's order, so the mount table looks the same when they are bound.
+    {"/dev/null", 1, 3},   {"/dev/random", 1, 8}, {"/dev/full", 1, 7},
+    {"/dev/tty", 5, 0},    {"/dev/zero", 1, 5},   {"/dev/urandom", 1, 9},
 };
 
 Result<> bind_device(int root_fd, const model::Device& d) {

@@ -89,6 +89,29 @@ def run_fg(env, bundle, cid=None):
     return env.detached("run", "--bundle", bundle.path, cid or env.cid())
 
 
+def run_fg_bounded(env, bundle, timeout=15):
+    """`run` in the foreground that fails the test (instead of erroring out) if the container
+    hangs: the container is force-deleted and the runtime ended, then AssertionError."""
+    bundle.write()
+    cid = env.cid()
+    out, err = env.path(f"{cid}.out"), env.path(f"{cid}.err")
+    with open(out, "w") as o, open(err, "w") as e:
+        p = subprocess.Popen(env.rt.argv("run", "--bundle", bundle.path, cid),
+                             stdin=subprocess.DEVNULL, stdout=o, stderr=e, env=env.rt.env())
+        try:
+            rc = p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            env.rt.run("delete", "--force", cid, timeout=10)
+            p.kill()
+            p.wait()
+            rc = None
+    with open(out) as o, open(err) as e:
+        o, e = o.read(), e.read()
+    if rc is None:
+        raise AssertionError(f"container hung for {timeout}s; stdout so far {o!r}, stderr {e!r}")
+    return rc, o, e
+
+
 def results(stdout):
     """Parses sysprobe lines "NAME RET ERRNO [...]" into a list of (name, ret, errno)."""
     out = []

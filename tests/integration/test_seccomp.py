@@ -129,6 +129,19 @@ def test_kill_in_thread(env, sysprobe, action, survives):
         assert "joined" not in out
 
 
+def test_sigsys_deliverable_at_exec(env):
+    """A TRAP can only be handled if SIGSYS is neither blocked nor ignored when the process
+    starts (the kernel forces a blocked or ignored SIGSYS to kill). runc starts the process with
+    an empty signal mask, as execve(2) callers normally do."""
+    b = env.bundle(["/bin/grep", "^Sig[BI]", "/proc/self/status"])
+    cl.add_applets(b, "grep")
+    rc, out, err = cl.run_fg_bounded(env, b)
+    assert rc == 0, err
+    st = dict(l.split(":\t") for l in out.splitlines())
+    assert int(st["SigBlk"], 16) == 0, f"signals blocked at exec: SigBlk {st['SigBlk']}"
+    assert not int(st["SigIgn"], 16) >> (cl.SIGSYS - 1) & 1, f"SIGSYS ignored: {st['SigIgn']}"
+
+
 def test_trap_unhandled(env, sysprobe):
     b = sys_bundle(env, sysprobe, ["mark", "before", "mkdir", "/x", "mark", "after"],
                    cl.seccomp(syscalls=[mkdir_rule("SCMP_ACT_TRAP")]))
@@ -258,6 +271,10 @@ class Listener:
 
     def close(self):
         self.stop.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes an accept() that never got a client
+        except OSError:
+            pass
         self.thread.join(10)
         self.sock.close()
 
@@ -274,8 +291,10 @@ def test_notify_answered_by_listener(env, sysprobe):
         rc, out, err = cl.run_fg(env, b, cid)
     finally:
         listener.close()
-    assert listener.error is None, repr(listener.error)
     assert rc == 0, (rc, out, err)
+    assert listener.state is not None, \
+        f"the runtime never sent the state and notify fd to listenerPath; container saw {out!r}"
+    assert listener.error is None, repr(listener.error)
     assert cl.result(out, "getppid") == (4242, 0)
     assert cl.result(out, "mkdir", 0) == (-1, cl.EXDEV)     # answered with an error
     assert cl.result(out, "mkdir", 1) == (-1, cl.EROFS)     # CONTINUE: the real syscall ran
@@ -412,7 +431,7 @@ def test_default_profile_shell_session(env):
     cl.add_applets(b, "rm", "test")
     b.config["linux"]["seccomp"] = cl.load_json(DEFAULT_PROFILE)
     b.config["root"]["readonly"] = False
-    rc, out, err = cl.run_fg(env, b)
+    rc, out, err = cl.run_fg_bounded(env, b)
     assert rc == 0, (rc, out, err)
     assert out.split() == ["6", "2", "hel", "0", "done"], out
 

@@ -148,6 +148,8 @@ def main():
           f"rc={rc} out={out!r} err={err!r}")
     check("unloaded profile: error says why",
           "apparmor" in err.lower() or "ward-not-loaded" in err, repr(err))
+    check("unloaded profile: error does not claim AppArmor is off", "not enabled" not in err,
+          repr(err))
     print("error for an unloaded profile: " + (err.strip().splitlines() or [""])[-1], flush=True)
     left = os.listdir(STATE) if os.path.isdir(STATE) else []
     check("nothing left in the state dir", not left, repr(left))

@@ -103,7 +103,7 @@ class Pod:
     def leftovers(self):
         """What the runtime, the shims and containerd left after the pod was removed."""
         found = []
-        ids = [self.id] + self.containers
+        ids = [i for i in [self.id] + self.containers if i]
         if os.path.isdir(self.runtime_root):
             found += [f"runtime state {e}" for e in os.listdir(self.runtime_root) if e in ids]
         for i in ids:

@@ -250,6 +250,18 @@ Result<std::vector<std::pair<std::string, std::string>>> v1_device_lines(
 }
 
 Result<> attach_device_program(int cgroup_fd, const std::vector<bpf_insn>& prog) {
+  // Programs attached before ours (an earlier create or update): replaced
+  // once the new one is in place, so the cgroup is never left unfiltered.
+  uint32_t old_ids[64];
+  union bpf_attr q;
+  std::memset(&q, 0, sizeof q);
+  q.query.target_fd = static_cast<uint32_t>(cgroup_fd);
+  q.query.attach_type = BPF_CGROUP_DEVICE;
+  q.query.prog_ids = reinterpret_cast<uint64_t>(old_ids);
+  q.query.prog_cnt = 64;
+  uint32_t old_count = 0;
+  if (::syscall(SYS_bpf, BPF_PROG_QUERY, &q, sizeof q) == 0) old_count = q.query.prog_cnt;
+
   static const char license[] = "Apache";
   union bpf_attr load;
   std::memset(&load, 0, sizeof load);
@@ -266,6 +278,20 @@ Result<> attach_device_program(int cgroup_fd, const std::vector<bpf_insn>& prog)
   at.attach_type = BPF_CGROUP_DEVICE;
   at.attach_flags = BPF_F_ALLOW_MULTI;
   if (::syscall(SYS_bpf, BPF_PROG_ATTACH, &at, sizeof at) < 0) return fail_sys("attach device bpf program");
+
+  for (uint32_t i = 0; i < old_count; ++i) {
+    union bpf_attr g;
+    std::memset(&g, 0, sizeof g);
+    g.prog_id = old_ids[i];
+    UniqueFd old(static_cast<int>(::syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &g, sizeof g)));
+    if (!old) return fail_sys("replace device bpf program {}", old_ids[i]);
+    union bpf_attr d;
+    std::memset(&d, 0, sizeof d);
+    d.target_fd = static_cast<uint32_t>(cgroup_fd);
+    d.attach_bpf_fd = static_cast<uint32_t>(old.get());
+    d.attach_type = BPF_CGROUP_DEVICE;
+    if (::syscall(SYS_bpf, BPF_PROG_DETACH, &d, sizeof d) < 0) return fail_sys("detach old device bpf program");
+  }
   return {};
 }
 

@@ -301,9 +301,9 @@ Result<> Manager::apply_v2(const model::Resources& r, bool is_update) {
   if (layout_.mode == Mode::unified && r.network && (r.network->class_id || !r.network->priorities.empty()))
     log::warn("network classID/priorities have no cgroup v2 equivalent; ignored");
 
-  // Devices are a BPF program on v2 (cgroup-v2.rst "Device controller"); only
-  // at create: runc's update leaves the allowlist alone as well.
-  if (layout_.mode == Mode::unified && !is_update) {
+  // Devices are a BPF program on v2 (cgroup-v2.rst "Device controller"). An
+  // update with device rules replaces the program; one without leaves it.
+  if (layout_.mode == Mode::unified && (!is_update || !r.devices.empty())) {
     auto prog = device_program(effective_device_rules(r.devices));
     if (!prog) return std::unexpected(prog.error().context("device filter"));
     struct statfs sfs;
@@ -362,7 +362,7 @@ Result<> Manager::apply_v1(const model::Resources& r, bool is_update) {
     if (!d) return std::unexpected(d.error());
     WARD_TRY(detail::v2_rdma(*d, r.rdma));  // v1 rdma.max has the v2 format
   }
-  if (!is_update && v1_dirs_.contains("devices"))
+  if ((!is_update || !r.devices.empty()) && v1_dirs_.contains("devices"))
     WARD_TRY(detail::v1_devices(v1_dirs_.at("devices"), effective_device_rules(r.devices)));
   return {};
 }

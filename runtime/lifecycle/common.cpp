@@ -9,6 +9,8 @@
 #include "hooks/hooks.hpp"
 #include "lifecycle/internal.hpp"
 #include "platform/sys.hpp"
+#include "seccomp/seccomp.hpp"
+#include "spec/spec.hpp"
 
 namespace ward::lifecycle::detail {
 
@@ -87,6 +89,20 @@ std::vector<model::Hook> hooks_from_json(const nlohmann::json& a) {
     out.push_back(std::move(h));
   }
   return out;
+}
+
+Result<> send_seccomp_fd(const state::ContainerState& st, int fd, pid_t pid) {
+  auto cfg = spec::parse_config(st.config_json, st.bundle, "state.json: config");
+  if (!cfg) return std::unexpected(cfg.error());
+  if (!cfg->linux.seccomp || cfg->linux.seccomp->listener_path.empty())
+    return fail("seccomp notify fd received but linux.seccomp.listenerPath is not set");
+  const auto& sc = *cfg->linux.seccomp;
+  auto msg = seccomp::process_state_json(st.oci_version, pid ? pid : st.pid, sc.listener_metadata,
+                                         hook_state(st, state::Status::running));
+  if (!msg) return std::unexpected(msg.error());
+  auto r = seccomp::send_to_listener(sc.listener_path, *msg, fd);
+  if (!r) return std::unexpected(r.error().context("seccomp listener"));
+  return {};
 }
 
 std::string hook_state(const state::ContainerState& st, state::Status status) {

@@ -22,6 +22,7 @@
 #include "platform/sys.hpp"
 #include "process/init.hpp"
 #include "process/protocol.hpp"
+#include "security/process.hpp"
 #include "spec/spec.hpp"
 
 #ifndef CLONE_NEWTIME
@@ -130,9 +131,20 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   if (!text) return std::unexpected(text.error());
   auto cfgr = spec::parse_config(*text, bundle);
   if (!cfgr) return std::unexpected(cfgr.error());
-  const model::Config& cfg = *cfgr;
+  model::Config& cfg = *cfgr;
   if (!cfg.process) return fail("config.json: process: required to create a container");
-  const model::Process& proc = *cfg.process;
+  model::Process& proc = *cfg.process;
+  // systemd socket activation, as runc: fds 3..3+N-1 handed to us for our
+  // own pid go to the container process, which is told so in its environment.
+  int listen_fds = 0;
+  if (const char* lf = ::getenv("LISTEN_FDS"); lf && ::getenv("LISTEN_PID") &&
+                                                std::atoi(::getenv("LISTEN_PID")) == ::getpid()) {
+    listen_fds = std::max(0, std::atoi(lf));
+    if (listen_fds > 0) {
+      proc.env.push_back(fmt::format("LISTEN_FDS={}", listen_fds));
+      proc.env.push_back("LISTEN_PID=1");
+    }
+  }
   if (!cfg.find_namespace(NamespaceType::mount))
     return fail("config.json: linux.namespaces: a mount namespace is required");
   if (proc.terminal && o.console_socket.empty() && !attached)
@@ -223,8 +235,9 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   args.rootfs.terminal = proc.terminal;
   args.seccomp = filter ? &*filter : nullptr;
   args.preserve_fds = o.preserve_fds;
-  if (const char* lf = ::getenv("LISTEN_FDS")) args.preserve_fds += std::atoi(lf);
+  args.preserve_fds += listen_fds;
   args.new_keyring = !o.no_new_keyring;
+  args.apparmor_enabled = !proc.apparmor_profile.empty() && security::apparmor_enabled();
   args.new_userns = new_userns;
   args.new_cgroupns = new_cgroupns;
   args.id = o.id;
@@ -325,12 +338,21 @@ Result<> start(const Global& g, const std::string& id) {
   auto conn = connect_unix(platform::short_socket_path(lock->get(), dir, "exec.sock"), "exec socket");
   if (!conn) return std::unexpected(conn.error().context(fmt::format("start container \"{}\"", id)));
   if (::write(conn->get(), "1", 1) != 1) return fail_sys("start container \"{}\"", id);
-  // EOF means the init exec'd (the connection is close-on-exec); a message
-  // is the error that stopped it.
-  auto reply = platform::recv_with_fds(conn->get());
+  // EOF means the init exec'd (the connection is close-on-exec); ERROR is
+  // what stopped it; SECCOMP carries the notify fd for the agent.
   ::unlink((dir + "/exec.sock").c_str());
-  if (reply && !reply->data.empty()) {
+  for (;;) {
+    auto reply = platform::recv_with_fds(conn->get());
+    if (!reply || reply->data.empty()) break;
     auto [kw, payload] = process::split_message(reply->data);
+    if (kw == process::kSeccompFd && !reply->fds.empty()) {
+      auto r = detail::send_seccomp_fd(*st, reply->fds[0].get());
+      if (!r) {
+        (void)detail::kill_and_wait(*st);
+        return std::unexpected(r.error());
+      }
+      continue;
+    }
     return std::unexpected(Error{0, std::string(payload)});
   }
   st->started = true;

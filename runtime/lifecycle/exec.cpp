@@ -13,6 +13,7 @@
 #include "platform/sys.hpp"
 #include "process/exec.hpp"
 #include "process/protocol.hpp"
+#include "security/process.hpp"
 #include "spec/spec.hpp"
 
 namespace ward::lifecycle {
@@ -131,6 +132,7 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
   args.sync_fd = child_end.get();
   args.seccomp = filter ? &*filter : nullptr;
   args.preserve_fds = o.preserve_fds;
+  args.apparmor_enabled = !proc.apparmor_profile.empty() && security::apparmor_enabled();
 
   sigset_t fwd = forwarded_signals(), old;
   if (!o.detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);
@@ -168,6 +170,11 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
     if (m->data.empty()) break;  // EOF: exec'd (the socket is close-on-exec)
     auto [kw, payload] = process::split_message(m->data);
     if (kw == process::kError) return std::unexpected(Error{0, std::string(payload)});
+    if (kw == process::kSeccompFd && !m->fds.empty()) {
+      auto r = detail::send_seccomp_fd(*st, m->fds[0].get(), child);
+      if (!r) return std::unexpected(r.error());
+      continue;
+    }
     if (kw == process::kPty && !m->fds.empty()) {
       if (!o.console_socket.empty()) {
         UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -24,6 +24,9 @@ Result<> destroy(const state::Store& store, const state::ContainerState& st);
 // Hooks as persisted in state.json (poststart, poststop).
 nlohmann::json hooks_to_json(const std::vector<model::Hook>& hooks);
 std::vector<model::Hook> hooks_from_json(const nlohmann::json& a);
+// Hand a seccomp notify fd to the agent at the container's
+// linux.seccomp.listenerPath, with the runtime-spec containerProcessState.
+Result<> send_seccomp_fd(const state::ContainerState& st, int fd, pid_t pid = 0);
 // State JSON given to hooks.
 std::string hook_state(const state::ContainerState& st, state::Status status);
 

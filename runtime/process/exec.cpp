@@ -22,6 +22,11 @@ void exec_init(const ExecArgs& a) {
   // CVE-2019-5736: the container must not reach ward's binary through
   // /proc/<pid>/exe while this process runs it inside the container.
   ::prctl(PR_SET_DUMPABLE, 0);
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   auto go = platform::recv_with_fds(sync);
   if (!go || go->data != kGo) ::_exit(1);
 
@@ -66,7 +71,7 @@ void exec_init(const ExecArgs& a) {
   envp.push_back(nullptr);
   // The process may outlive a detached `ward exec`.
   ::prctl(PR_SET_PDEATHSIG, 0);
-  final_exec(sync, proc, a.seccomp, a.preserve_fds, *exe, argv.data(), envp.data());
+  final_exec(sync, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled}, *exe, argv.data(), envp.data());
 }
 
 }  // namespace ward::process

@@ -18,6 +18,7 @@ struct ExecArgs {
   std::vector<std::pair<model::NamespaceType, int>> ns_fds;  // joined in order, user first
   const seccomp::Program* seccomp = nullptr;
   int preserve_fds = 0;
+  bool apparmor_enabled = false;
 };
 
 // Runs in the forked child; never returns. Waits for GO (the parent has put it

@@ -175,7 +175,13 @@ void container_init(const InitArgs& a) {
   // CVE-2019-5736: until execve this process runs ward's binary; while not
   // dumpable, /proc/<pid>/exe cannot be opened by the container's processes.
   ::prctl(PR_SET_DUMPABLE, 0);
-  ::signal(SIGPIPE, SIG_DFL);
+  // The process starts with default dispositions and nothing blocked,
+  // whatever the caller (run blocks the signals it forwards) had.
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
   auto go = platform::recv_with_fds(sync);
   if (!go || go->data.empty()) ::_exit(1);
@@ -268,12 +274,28 @@ void container_init(const InitArgs& a) {
   ::close(a.exec_listen_fd);
 
   INIT_TRY(conn, hooks::run(cfg.hooks.start_container, created_state, "startContainer"), "");
-  final_exec(conn, proc, a.seccomp, a.preserve_fds, *exe, argv.data(), envp.data());
+  final_exec(conn, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled}, *exe, argv.data(), envp.data());
 }
 
-void final_exec(int err_fd, const model::Process& proc, const seccomp::Program* filter, int preserve_fds,
-                const std::string& exe, char* const* argv, char* const* envp) {
+namespace {
+// Load the filter; a notify fd goes to the runtime side as SECCOMP{fd}.
+void load_filter(int conn, const seccomp::Program& filter) {
+  auto r = seccomp::load(filter);
+  if (!r) die(conn, r.error().context("seccomp"));
+  if (*r >= 0) {
+    int fds[1] = {*r};
+    auto s = platform::send_with_fds(conn, kSeccompFd, fds);
+    if (!s) die(conn, s.error().context("seccomp notify fd"));
+    ::close(*r);
+  }
+}
+}  // namespace
+
+void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, const std::string& exe,
+                char* const* argv, char* const* envp) {
   const int conn = err_fd;
+  const seccomp::Program* filter = f.filter;
+  const int preserve_fds = f.preserve_fds;
   // Only 0-2 and the preserved fds may reach the process (CVE-2024-21626).
   INIT_TRY(conn, security::mark_fds_cloexec(3 + preserve_fds), "close fds");
   for (int fd = 3; fd < 3 + preserve_fds; ++fd) {
@@ -282,18 +304,12 @@ void final_exec(int err_fd, const model::Process& proc, const seccomp::Program* 
   }
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
   // before the capabilities are dropped (as runc does).
-  if (filter && !proc.no_new_privileges) {
-    auto r = seccomp::load(*filter);
-    if (!r) die(conn, r.error().context("seccomp"));
-  }
-  INIT_TRY(conn, security::apply_apparmor(proc), "apparmor");
+  if (filter && !proc.no_new_privileges) load_filter(conn, *filter);
+  INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "apparmor");
   INIT_TRY(conn, security::apply_selinux(proc), "selinux");
   INIT_TRY(conn, security::apply_identity(proc), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");
-  if (filter && proc.no_new_privileges) {
-    auto r = seccomp::load(*filter);
-    if (!r) die(conn, r.error().context("seccomp"));
-  }
+  if (filter && proc.no_new_privileges) load_filter(conn, *filter);
   ::execve(exe.c_str(), argv, envp);
   die(conn, Error{errno, fmt::format("exec \"{}\"", exe)});
 }

@@ -22,6 +22,7 @@ struct InitArgs {
   int preserve_fds = 0;     // fds 3 .. 3+preserve_fds-1 reach the process
   bool new_keyring = true;  // join a fresh session keyring (--no-new-keyring clears it)
   bool new_userns = false;
+  bool apparmor_enabled = false;
   bool new_cgroupns = false;  // unshare(CLONE_NEWCGROUP) after the parent placed us
   // CLONE_NEW* flags the child unshares itself once it is root in its new
   // user namespace, so those namespaces are owned by it (as runc does).
@@ -36,8 +37,13 @@ struct InitArgs {
 // The last steps before execve, shared by create's init and exec: mark fds
 // close-on-exec, seccomp, AppArmor, SELinux, uid/gid and capabilities, nnp.
 // Failures are sent on `err_fd` as ERROR and the process exits.
-[[noreturn]] void final_exec(int err_fd, const model::Process& proc, const seccomp::Program* filter,
-                             int preserve_fds, const std::string& exe, char* const* argv, char* const* envp);
+struct FinalExec {
+  const seccomp::Program* filter = nullptr;
+  int preserve_fds = 0;
+  bool apparmor_enabled = false;  // measured by the parent, before pivot_root
+};
+[[noreturn]] void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, const std::string& exe,
+                             char* const* argv, char* const* envp);
 // Send ERROR{e} on `fd` and exit(1).
 [[noreturn]] void die(int fd, const Error& e);
 

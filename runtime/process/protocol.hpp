@@ -34,6 +34,9 @@ inline constexpr std::string_view kGo = "GO";
 inline constexpr std::string_view kReady = "READY";
 inline constexpr std::string_view kAck = "ACK";
 inline constexpr std::string_view kError = "ERROR";
+// The seccomp notify fd, sent before execve so the runtime side can hand it
+// to the agent at linux.seccomp.listenerPath (the init cannot reach that path).
+inline constexpr std::string_view kSeccompFd = "SECCOMP";
 
 // Split "KEYWORD\npayload" into its two parts.
 inline std::pair<std::string_view, std::string_view> split_message(std::string_view m) {

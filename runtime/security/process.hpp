@@ -68,7 +68,9 @@ bool apparmor_enabled();
 
 // aa_change_onexec(p.apparmor_profile) when a profile is set. Fails when
 // AppArmor is not enabled, as runc 1.1 does.
-Result<> apply_apparmor(const model::Process& p);
+// `host_enabled` is apparmor_enabled() measured before pivot_root: the
+// container cannot see securityfs.
+Result<> apply_apparmor(const model::Process& p, bool host_enabled);
 
 // True when selinuxfs is mounted on /sys/fs/selinux (enforcing or permissive).
 bool selinux_enabled();

@@ -120,14 +120,16 @@ TEST_CASE("v1: every resource field lands in its file") {
   CHECK(v.get("devices", "devices.deny") == "a *:* rwm");
 }
 
-TEST_CASE("v1: unlimited pids and an update leaves devices alone") {
+TEST_CASE("v1: an update without device rules leaves devices alone; with rules it replaces them") {
   V1 v;
   model::Resources r;
   r.pids = model::Pids{-1};
-  r.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"}};
   REQUIRE(v.m.apply(r, true));
   CHECK(v.get("pids", "pids.max") == "max");
   CHECK(v.get("devices", "devices.deny").empty());
+  r.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"}};
+  REQUIRE(v.m.apply(r, true));
+  CHECK(v.get("devices", "devices.deny") == "a *:* rwm");
 }
 
 TEST_CASE("v1: create copies the parent's cpuset into empty ones") {

@@ -1,0 +1,95 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "state/state.hpp"
+
+using namespace ward;
+namespace fs = std::filesystem;
+
+namespace {
+struct TempRoot {
+  std::string path;
+  TempRoot() {
+    char t[] = "/tmp/ward-state-test.XXXXXX";
+    path = ::mkdtemp(t);
+  }
+  ~TempRoot() { fs::remove_all(path); }
+};
+}  // namespace
+
+TEST_CASE("container ids follow runc's rules") {
+  CHECK(state::validate_id("abc-1_2+3.x"));
+  for (const char* bad : {"", ".", "..", "a/b", "../x", "a b", "a\nb", "é"}) {
+    INFO(bad);
+    CHECK_FALSE(state::validate_id(bad));
+  }
+  auto r = state::validate_id("a/b");
+  CHECK(r.error().what() == "invalid container id \"a/b\": only [A-Za-z0-9_+.-] allowed");
+}
+
+TEST_CASE("the store creates, saves, loads, lists and removes containers") {
+  TempRoot t;
+  state::Store store(t.path + "/root");
+  auto fd = store.create_dir("c1");
+  REQUIRE(fd);
+  auto dup = store.create_dir("c1");
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().what() == "container \"c1\" already exists");
+
+  state::ContainerState st;
+  st.oci_version = "1.2.0";
+  st.id = "c1";
+  st.pid = 42;
+  st.start_time = 7;
+  st.bundle = "/b";
+  st.rootfs = "/b/rootfs";
+  st.created = "2026-01-01T00:00:00Z";
+  st.annotations = {{"k", "v"}};
+  st.config_json = "{}";
+  REQUIRE(store.save(st));
+  auto back = store.load("c1");
+  REQUIRE(back);
+  CHECK(back->pid == 42);
+  CHECK(back->start_time == 7);
+  CHECK(back->annotations.at("k") == "v");
+  CHECK(back->config_json == "{}");
+  CHECK(store.list() == std::vector<std::string>{"c1"});
+
+  auto missing = store.load("nope");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().what() == "container \"nope\" does not exist");
+  REQUIRE(store.remove("c1"));
+  CHECK(store.list().empty());
+}
+
+TEST_CASE("status is derived from the process and its start time") {
+  state::ContainerState st;
+  st.id = "x";
+  CHECK(state::derive_status(st, false) == state::Status::creating);
+  st.pid = ::getpid();
+  st.start_time = 1;  // not ours: pid reuse must read as stopped
+  CHECK(state::derive_status(st, false) == state::Status::stopped);
+  char buf[512];
+  FILE* f = std::fopen("/proc/self/stat", "r");
+  REQUIRE(f);
+  REQUIRE(std::fgets(buf, sizeof buf, f));
+  std::fclose(f);
+  std::string s = buf;
+  std::string rest = s.substr(s.rfind(')') + 2);
+  int field = 3;
+  size_t i = 0;
+  while (field < 22) {
+    if (rest[i++] == ' ') ++field;
+  }
+  st.start_time = std::stoull(rest.substr(i));
+  CHECK(state::derive_status(st, false) == state::Status::created);
+  CHECK(state::derive_status(st, true) == state::Status::paused);
+  st.started = true;
+  CHECK(state::derive_status(st, false) == state::Status::running);
+  auto j = state::to_oci_json(st, state::Status::running);
+  CHECK(j["status"] == "running");
+  CHECK(j["pid"] == ::getpid());
+  CHECK(state::to_oci_json(st, state::Status::stopped)["pid"] == 0);
+}

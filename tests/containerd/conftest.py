@@ -416,7 +416,8 @@ def ctrd():
         pytest.exit(str(e), returncode=2)
     # containerd 1.6's shims always put their sockets in /run/containerd/s; remove what we
     # made there if nothing else uses it.
-    run_dirs = [d for d in ("/run/containerd/s", "/run/containerd") if not os.path.exists(d)]
+    run_dirs = [d for d in ("/run/containerd/s", "/run/containerd/fifo",
+                                           "/run/containerd") if not os.path.exists(d)]
     token = secrets.token_hex(4)
     base = tempfile.mkdtemp(prefix="ward-ctrd-")
     os.chmod(base, 0o711)

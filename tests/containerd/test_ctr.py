@@ -291,7 +291,7 @@ def test_rejected_config_error_reaches_the_user(ctrd, box, tmp_path):
     cfg = tmp_path / "bad.json"
     cfg.write_text(json.dumps(bad_spec(ctrd, cg)))
     p = ctrd.ctr("run", "--rm", "--runc-binary", ctrd.binary, "--runc-root", ctrd.ctr_root,
-                 "--config", str(cfg), cid, check=False)
+                 "--fifo-dir", ctrd.fifo_dir, "--config", str(cfg), cid, check=False)
     assert p.returncode != 0
     err = p.stderr.strip()
     assert "OCI runtime create failed" in err, err

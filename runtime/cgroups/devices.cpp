@@ -1,5 +1,7 @@
 #include "cgroups/devices.hpp"
 
+#include "base/log.hpp"
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -261,6 +263,8 @@ Result<> attach_device_program(int cgroup_fd, const std::vector<bpf_insn>& prog)
   q.query.prog_cnt = 64;
   uint32_t old_count = 0;
   if (::syscall(SYS_bpf, BPF_PROG_QUERY, &q, sizeof q) == 0) old_count = q.query.prog_cnt;
+  else log::debug("query device programs: {}", std::strerror(errno));
+  log::debug("device program: replacing {} attached program(s)", old_count);
 
   static const char license[] = "Apache";
   union bpf_attr load;
@@ -292,6 +296,7 @@ Result<> attach_device_program(int cgroup_fd, const std::vector<bpf_insn>& prog)
     d.attach_type = BPF_CGROUP_DEVICE;
     if (::syscall(SYS_bpf, BPF_PROG_DETACH, &d, sizeof d) < 0) return fail_sys("detach old device bpf program");
   }
+
   return {};
 }
 

@@ -72,8 +72,11 @@ Result<> kill(const Global& g, const std::string& id, int sig, bool all) {
   auto st = store.load(id);
   if (!st) return std::unexpected(st.error());
   auto status = detail::current_status(*st);
+  // containerd's shim recognises "container not running" as "already gone",
+  // and sends `kill --all ID 9` after exit: runc succeeds there, so do we.
+  if (status == state::Status::stopped && all) return {};
   if (status == state::Status::stopped || status == state::Status::creating)
-    return fail("cannot kill container \"{}\": it is {}", id, state::status_name(status));
+    return fail("cannot kill container \"{}\": container not running ({})", id, state::status_name(status));
   if (all) {
     auto cg = detail::load_cgroup(*st);
     if (!cg) return std::unexpected(cg.error());

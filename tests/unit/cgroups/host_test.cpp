@@ -3,7 +3,11 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <cstring>
 #include <unistd.h>
 
 #include <filesystem>
@@ -192,4 +196,57 @@ TEST_CASE("host: the cgroup2 side with a real device program, cgroup.freeze and 
   CHECK(WIFSIGNALED(status));
   REQUIRE_OK(m->destroy());
   CHECK_FALSE(std::filesystem::exists(l.unified_path + prefix));
+}
+
+TEST_CASE("host: an update with device rules replaces the cgroup2 device program") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  auto layout = detect();
+  if (!layout || layout->unified_path.empty()) {
+    MESSAGE("skipped: no cgroup2 mount");
+    return;
+  }
+  Layout l;
+  l.mode = Mode::unified;
+  l.root = l.unified_path = layout->unified_path;
+  std::string prefix = "/ward-test-" + std::to_string(::getpid()) + "-upd";
+  auto m = Manager::plan(l, prefix + "/c1", "c1", false);
+  REQUIRE(m);
+  REQUIRE_OK(m->create());
+  struct Guard {
+    Manager& m;
+    ~Guard() { (void)m.destroy(); }
+  } guard{*m};
+  model::Resources r;
+  r.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"}};
+  REQUIRE_OK(m->apply(r));
+  model::Resources u;
+  u.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"}, {true, 'c', 1, 11, "r"}};
+  REQUIRE_OK(m->apply(u, true));
+  auto attached = [&] {
+    UniqueFd fd(::open((l.unified_path + prefix + "/c1").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    uint32_t ids[8];
+    union bpf_attr q;
+    std::memset(&q, 0, sizeof q);
+    q.query.target_fd = static_cast<uint32_t>(fd.get());
+    q.query.attach_type = BPF_CGROUP_DEVICE;
+    q.query.prog_ids = reinterpret_cast<uint64_t>(ids);
+    q.query.prog_cnt = 8;
+    if (::syscall(SYS_bpf, BPF_PROG_QUERY, &q, sizeof q) != 0) return -1;
+    return static_cast<int>(q.query.prog_cnt);
+  };
+  CHECK(attached() == 1);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    if (!m->add_process(::getpid())) ::_exit(10);
+    int fd = ::open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
+    ::_exit(fd >= 0 ? 0 : 11);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

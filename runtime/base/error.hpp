@@ -19,8 +19,9 @@ struct Error {
   int err = 0;
   std::string msg;
 
-  // Prefix `ctx` to the message: "ctx: msg".
+  // Prefix `ctx` to the message: "ctx: msg". An empty `ctx` adds nothing.
   Error& context(std::string_view ctx) {
+    if (ctx.empty()) return *this;
     msg = msg.empty() ? std::string(ctx) : fmt::format("{}: {}", ctx, msg);
     return *this;
   }

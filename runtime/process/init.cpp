@@ -305,7 +305,7 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
   // before the capabilities are dropped (as runc does).
   if (filter && !proc.no_new_privileges) load_filter(conn, *filter);
-  INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "apparmor");
+  INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "");
   INIT_TRY(conn, security::apply_selinux(proc), "selinux");
   INIT_TRY(conn, security::apply_identity(proc), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");

@@ -254,7 +254,18 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
     cns.leave();
     return std::unexpected(r.error());
   }
-  auto cr = platform::clone3_fork(flags);
+  // On a pure cgroup v2 host the child is born in its cgroup (CLONE_INTO_CGROUP);
+  // elsewhere it is placed before it is sent GO, so it runs nothing outside.
+  UniqueFd cgfd;
+  if (layout->mode == cgroups::Mode::unified) {
+    if (auto fd = cg->open_unified_dir()) cgfd = std::move(*fd);
+  }
+  auto cr = platform::clone3_fork(flags, cgfd.get());
+  if (!cr && cgfd) {
+    log::debug("clone3 into cgroup: {}; placing the process afterwards", cr.error().what());
+    cgfd.reset();
+    cr = platform::clone3_fork(flags);
+  }
   if (cr && *cr == 0) {
     parent_end.reset();
     process::container_init(args);
@@ -269,7 +280,9 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
     WARD_TRY(write_id_map(child, "uid_map", cfg.linux.uid_mappings));
     WARD_TRY(write_id_map(child, "gid_map", cfg.linux.gid_mappings));
   }
-  if (auto r = cg->add_process(child); !r) return std::unexpected(r.error().context("join cgroup"));
+  if (!cgfd) {
+    if (auto r = cg->add_process(child); !r) return std::unexpected(r.error().context("join cgroup"));
+  }
   st.pid = child;
   auto stime = platform::process_start_time(child);
   if (!stime) return fail("container process exited during create");

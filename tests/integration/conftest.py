@@ -60,7 +60,12 @@ class Env:
 
     def __init__(self, s, name):
         self.s = s
+        # Tests in different files may share a name: keep their dirs apart.
         self.dir = os.path.join(s["base"], name)
+        k = 1
+        while os.path.exists(self.dir):
+            k += 1
+            self.dir = os.path.join(s["base"], f"{name}-{k}")
         os.makedirs(self.dir)
         self.rt = harness.Runtime(s["binary"], os.path.join(self.dir, "state"), s["marker"])
         self.cg_paths = []

@@ -233,6 +233,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   args.rootfs.no_pivot = o.no_pivot;
   args.rootfs.new_userns = new_userns || (cfg.find_namespace(NamespaceType::user) != nullptr);
   args.rootfs.terminal = proc.terminal;
+  args.rootfs.selinux = !cfg.linux.mount_label.empty() && security::selinux_enabled();
   args.seccomp = filter ? &*filter : nullptr;
   args.preserve_fds = o.preserve_fds;
   args.preserve_fds += listen_fds;

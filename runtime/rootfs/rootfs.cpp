@@ -339,6 +339,11 @@ Result<> prepare(const model::Config& cfg, const Options& opt) {
 
   for (const auto& m : cfg.mounts) {
     MountPlan p = plan_mount(m);
+    // As runc: with SELinux on, filesystems created for the container carry
+    // linux.mountLabel as their context; binds keep their files' labels.
+    if (opt.selinux && !cfg.linux.mount_label.empty() && !p.bind && m.type != "cgroup" && m.type != "proc" &&
+        m.type != "sysfs")
+      p.data = fmt::format("{}{}context=\"{}\"", p.data, p.data.empty() ? "" : ",", cfg.linux.mount_label);
     auto r = m.type == "cgroup" ? mount_cgroup(root->get(), cfg, m, p)
                                 : mount_one(root->get(), cfg, std::move(p));
     if (!r)

@@ -14,6 +14,7 @@ struct Options {
   bool no_pivot = false;    // --no-pivot: MS_MOVE + chroot instead of pivot_root
   bool new_userns = false;  // mknod is not permitted: bind host device nodes instead
   bool terminal = false;    // process.terminal: /dev/console is bound later
+  bool selinux = false;     // SELinux enabled: label new filesystems with linux.mountLabel
 };
 
 // Before pivot: make "/" rslave (or linux.rootfsPropagation), bind the rootfs

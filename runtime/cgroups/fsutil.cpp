@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/fd.hpp"
+#include "platform/sys.hpp"
 
 namespace ward::cgroups::fs {
 
@@ -66,22 +67,7 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-Result<std::string> read(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail_sys("open {}", path);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_sys("read {}", path);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
+Result<std::string> read(const std::string& path) { return platform::read_file(path); }
 
 Result<> write(const std::string& path, std::string_view value) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));

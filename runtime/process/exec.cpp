@@ -18,15 +18,7 @@ namespace ward::process {
 void exec_init(const ExecArgs& a) {
   const int sync = a.sync_fd;
   const model::Process& proc = *a.proc;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // CVE-2019-5736: the container must not reach ward's binary through
-  // /proc/<pid>/exe while this process runs it inside the container.
-  ::prctl(PR_SET_DUMPABLE, 0);
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  child_prologue();
   auto go = platform::recv_with_fds(sync);
   if (!go || go->data != kGo) ::_exit(1);
 
@@ -41,26 +33,12 @@ void exec_init(const ExecArgs& a) {
   if (auto r = security::apply_process_attrs(proc); !r) die(sync, r.error().context("process attributes"));
 
   if (proc.terminal) {
-    int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0) die(sync, Error{errno, "terminal: open /dev/ptmx"});
-    char name[128];
-    if (::unlockpt(master) != 0 || ::ptsname_r(master, name, sizeof name) != 0)
-      die(sync, Error{errno, "terminal: pty"});
-    int slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0) die(sync, Error{errno, fmt::format("terminal: open {}", name)});
-    if (proc.console_size) {
-      winsize ws{};
-      ws.ws_row = static_cast<unsigned short>(proc.console_size->height);
-      ws.ws_col = static_cast<unsigned short>(proc.console_size->width);
-      ::ioctl(master, TIOCSWINSZ, &ws);
-    }
-    if (::setsid() < 0 || ::ioctl(slave, TIOCSCTTY, 0) != 0) die(sync, Error{errno, "terminal: controlling tty"});
-    for (int i = 0; i < 3; ++i)
-      if (::dup3(slave, i, 0) < 0) die(sync, Error{errno, "terminal: dup"});
-    ::close(slave);
-    int fds[1] = {master};
+    auto pty = open_pty(proc);
+    if (!pty) die(sync, pty.error().context("terminal"));
+    if (auto r = make_controlling_tty(pty->slave.get()); !r) die(sync, r.error().context("terminal"));
+    pty->slave.reset();
+    int fds[1] = {pty->master.get()};
     if (!platform::send_with_fds(sync, kPty, fds)) ::_exit(1);
-    ::close(master);
   }
 
   std::vector<char*> argv, envp;

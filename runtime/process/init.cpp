@@ -65,11 +65,7 @@ Result<> join_namespaces(const model::Config& cfg) {
   return {};
 }
 
-struct Pty {
-  UniqueFd master;
-  UniqueFd slave;
-  std::string slave_path;
-};
+}  // namespace
 
 Result<Pty> open_pty(const model::Process& p) {
   Pty t;
@@ -97,6 +93,8 @@ Result<> make_controlling_tty(int slave) {
     if (::dup3(slave, i, 0) < 0) return fail_sys("dup2 terminal to fd {}", i);
   return {};
 }
+
+namespace {
 
 Result<> chdir_cwd(const std::string& cwd) {
   if (::chdir(cwd.c_str()) == 0) return {};
@@ -140,6 +138,21 @@ std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t
   return out;
 }
 
+void child_prologue() {
+  // Die with the parent until it lets go (it may be killed mid-way).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // CVE-2019-5736: until execve this process runs ward's binary; while not
+  // dumpable, /proc/<pid>/exe cannot be opened by the container's processes.
+  ::prctl(PR_SET_DUMPABLE, 0);
+  // The process starts with default dispositions and nothing blocked,
+  // whatever the caller (run and exec block the signals they forward) had.
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 Result<std::string> find_executable(const std::string& file, const std::vector<std::string>& env) {
   auto check = [](const std::string& p) -> bool {
     struct stat st{};
@@ -170,19 +183,7 @@ void container_init(const InitArgs& a) {
   const int sync = a.sync_fd;
   const model::Config& cfg = *a.cfg;
   const model::Process& proc = *a.proc;
-  // Die with the parent until create has finished (it may be killed mid-way).
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // CVE-2019-5736: until execve this process runs ward's binary; while not
-  // dumpable, /proc/<pid>/exe cannot be opened by the container's processes.
-  ::prctl(PR_SET_DUMPABLE, 0);
-  // The process starts with default dispositions and nothing blocked,
-  // whatever the caller (run blocks the signals it forwards) had.
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
+  child_prologue();
   auto go = platform::recv_with_fds(sync);
   if (!go || go->data.empty()) ::_exit(1);
   auto [kw, state_json] = split_message(go->data);

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "base/fd.hpp"
 #include "model/config.hpp"
 #include "rootfs/rootfs.hpp"
 #include "seccomp/seccomp.hpp"
@@ -44,6 +45,20 @@ struct FinalExec {
 };
 [[noreturn]] void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, const std::string& exe,
                              char* const* argv, char* const* envp);
+// A pseudo-terminal opened in the container's devpts (/dev/ptmx), sized per
+// process.consoleSize.
+struct Pty {
+  UniqueFd master;
+  UniqueFd slave;
+  std::string slave_path;
+};
+Result<Pty> open_pty(const model::Process& p);
+// setsid, make `slave` the controlling terminal and dup it onto fds 0-2.
+Result<> make_controlling_tty(int slave);
+// First steps of every child that enters a container: PDEATHSIG, not
+// dumpable (CVE-2019-5736), default signal dispositions, empty signal mask.
+void child_prologue();
+
 // Send ERROR{e} on `fd` and exit(1).
 [[noreturn]] void die(int fd, const Error& e);
 

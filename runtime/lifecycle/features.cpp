@@ -47,7 +47,7 @@ nlohmann::json features() {
         {"selinux", {{"enabled", security::selinux_enabled()}}},
         {"intelRdt", {{"enabled", false}}},
         {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
-      {"annotations", {{"org.opencontainers.runc.checkpoint.enabled", "false"}, {"io.github.ward.version", WARD_VERSION}}},
+      {"annotations", {{"io.github.ward.version", WARD_VERSION}}},
   };
 }
 

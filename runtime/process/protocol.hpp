@@ -16,7 +16,8 @@
 //
 //   ward start ── connect(exec.sock), "1" ─▶  startContainer hooks, fds, seccomp,
 //                                            apparmor, uid/gid + caps, nnp, execve
-//              ◀── EOF (exec done) or ERROR{msg}
+//              ◀── SECCOMP{notify fd} (handed to listenerPath), then
+//                  EOF (exec done) or ERROR{msg}
 //   poststart hooks                                                          [running]
 //
 // Messages are text: a keyword line, then an optional payload. Every failure in

@@ -16,25 +16,4 @@ pkgs=(
 	coreutils util-linux
 )
 
-missing=()
-for p in "${pkgs[@]}"; do
-	st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
-	[[ $st == ii* ]] || missing+=("$p")
-done
-
-if ((${#missing[@]} == 0)); then
-	exit 0
-fi
-
-if ((EUID != 0)); then
-	echo "deps.sh: need root to install: ${missing[*]}" >&2
-	exit 1
-fi
-
-echo "deps.sh: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt_opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-if ! apt-get install "${apt_opts[@]}" "${missing[@]}"; then
-	apt-get update -q
-	apt-get install "${apt_opts[@]}" "${missing[@]}"
-fi
+exec "$(dirname "$0")/../../.ci/apt-install" "${pkgs[@]}"

@@ -82,6 +82,41 @@ class Runtime:
         return json.loads(p.stdout)
 
 
+
+def wait_for(pred, timeout, step=0.05):
+    """Polls pred() until it returns something true or `timeout` s pass; returns the last value."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
+def read(path, default=None):
+    """The text of `path`; `default` instead when it cannot be read (raises if default is None)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        if default is None:
+            raise
+        return default
+
+
+def kv(text):
+    """Parses 'key value' lines (cpu.stat, memory.events, memory.oom_control...) into a dict of ints."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
 def cgroup_hierarchies():
     """Every mounted cgroup hierarchy root under /sys/fs/cgroup (v1 controllers and unified)."""
     roots = []

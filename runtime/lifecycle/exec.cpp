@@ -10,6 +10,7 @@
 
 #include "lifecycle/attach.hpp"
 #include "lifecycle/internal.hpp"
+#include "model/capabilities.hpp"
 #include "platform/sys.hpp"
 #include "process/exec.hpp"
 #include "process/protocol.hpp"
@@ -67,19 +68,14 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
       }
     }
     for (auto gid : o.additional_gids) proc.user.additional_gids.push_back(gid);
-    if (!o.caps.empty()) {
-      auto extra = spec::parse_process(
-          nlohmann::json({{"args", {"x"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}},
-                          {"capabilities", {{"bounding", o.caps}, {"effective", o.caps}, {"permitted", o.caps}}}})
-              .dump(),
-          "--cap");
-      if (!extra) return std::unexpected(extra.error());
-      if (!proc.capabilities) proc.capabilities = model::Capabilities{};
-      for (const auto& c : extra->capabilities->bounding) {
-        proc.capabilities->bounding.push_back(c);
-        proc.capabilities->effective.push_back(c);
-        proc.capabilities->permitted.push_back(c);
-      }
+    if (!o.caps.empty() && !proc.capabilities) proc.capabilities = model::Capabilities{};
+    for (const auto& name : o.caps) {
+      auto value = model::capability_from_name(name);
+      if (!value) return fail("--cap: unknown capability \"{}\"", name);
+      model::Capability c{*value, name};
+      proc.capabilities->bounding.push_back(c);
+      proc.capabilities->effective.push_back(c);
+      proc.capabilities->permitted.push_back(c);
     }
     if (o.no_new_privs) proc.no_new_privileges = true;
     if (!o.apparmor.empty()) proc.apparmor_profile = o.apparmor;

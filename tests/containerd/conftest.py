@@ -20,6 +20,9 @@ import pytest
 
 import images
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conformance", "lib"))
+from harness import cgroup_dirs, cgroup_hierarchies  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -97,25 +100,6 @@ def runtime_under_test():
 
 # ---------------------------------------------------------------------------------------------
 # cgroups
-
-
-def cgroup_hierarchies():
-    """Every mounted cgroup hierarchy root under /sys/fs/cgroup (v1 controllers and unified)."""
-    roots = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[sep + 1] in ("cgroup", "cgroup2") and fields[4].startswith(CGROUP_ROOT):
-                roots.append(fields[4])
-    return sorted(set(roots))
-
-
-def cgroup_dirs(cg_path):
-    """Existing directories for absolute cgroup path `cg_path` in any hierarchy."""
-    rel = cg_path.strip("/")
-    return [os.path.join(h, rel) for h in cgroup_hierarchies()
-            if os.path.isdir(os.path.join(h, rel))]
 
 
 def cgroup_v1(controller):

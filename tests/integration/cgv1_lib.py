@@ -15,6 +15,7 @@ import threading
 import time
 
 import harness
+from harness import kv, read, wait_for  # noqa: F401  (re-exported to the tests)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CG = "/sys/fs/cgroup"
@@ -40,39 +41,6 @@ def build_helper():
 
 def sh(script):
     return ["/bin/sh", "-c", script]
-
-
-def wait_for(pred, timeout, step=0.05):
-    """Polls pred() until it returns something true or `timeout` s pass; returns the last value."""
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(step)
-
-
-def read(path, default=None):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        if default is None:
-            raise
-        return default
-
-
-def kv(text):
-    """Parses 'key value' lines (cpu.stat, memory.oom_control, ...) into a dict of ints."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                out[parts[0]] = int(parts[1])
-            except ValueError:
-                pass
-    return out
 
 
 def alive(pid):

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(REPO, "conformance", "lib"))
 
 import bundle as bundlelib  # noqa: E402
 import harness  # noqa: E402
+from harness import kv, read, wait_for  # noqa: E402,F401  (re-exported to the tests)
 
 CG = "/sys/fs/cgroup"
 HELPER_SRC = os.path.join(HERE, "cghelper.c")
@@ -88,39 +89,6 @@ def env():
         pass
     shutil.rmtree(e.base, ignore_errors=True)
     assert not left, f"cgroup directories left under the suite prefix: {left}"
-
-
-def wait_for(pred, timeout, step=0.05):
-    """Polls pred() until it returns something true or `timeout` s pass; returns the last value."""
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(step)
-
-
-def read(path, default=None):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        if default is None:
-            raise
-        return default
-
-
-def kv(text):
-    """Parses 'key value' lines (cpu.stat, memory.events, ...) into a dict of ints."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                out[parts[0]] = int(parts[1])
-            except ValueError:
-                pass
-    return out
 
 
 class Container:

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "base/log.hpp"
+#include "lifecycle/policy_gate.hpp"
 #include "platform/sys.hpp"
 #include "spec/spec.hpp"
 
@@ -389,8 +390,10 @@ void register_more_commands(CLI::App& app, Globals& g) {
 
   auto* feat = app.add_subcommand("features", "print the runtime-spec features of this runtime and host");
   feat->callback([&g] {
-    g.action = [] {
-      std::printf("%s\n", lifecycle::features().dump(4).c_str());
+    g.action = [&g] {
+      auto j = lifecycle::features();
+      lifecycle::detail::policy_features(g.lc, j);
+      std::printf("%s\n", j.dump(4).c_str());
       return 0;
     };
   });

@@ -27,6 +27,9 @@ void register_commands(CLI::App& app, Globals& g);
 // The commands containerd and conmon use beyond create/start/kill/delete:
 // exec, pause, resume, ps, update, events, features.
 void register_more_commands(CLI::App& app, Globals& g);
+// The global --policy flag, the ward-NAME binary name, and `policy check|show`
+// (policy_cmd.cpp); `argv0` is the name ward was invoked as.
+void register_policy_commands(CLI::App& app, Globals& g, const char* argv0);
 // Configure logging and run the selected command.
 int run_selected(CLI::App& app, Globals& g);
 // Print an error once: to stderr, and as a JSON/text line to --log when set.

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
 
   cli::register_commands(app, g);
   cli::register_more_commands(app, g);
+  cli::register_policy_commands(app, g, argv[0]);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -19,6 +19,7 @@
 #include "hooks/hooks.hpp"
 #include "lifecycle/attach.hpp"
 #include "lifecycle/internal.hpp"
+#include "lifecycle/policy_gate.hpp"
 #include "platform/sys.hpp"
 #include "process/init.hpp"
 #include "process/protocol.hpp"
@@ -155,6 +156,10 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   if (::stat(cfg.root.path.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode))
     return fail_errno(errno ? errno : ENOTDIR, "config.json: root.path: \"{}\"", cfg.root.path);
 
+  // The policy is judged before anything exists on the host (harden may change cfg).
+  auto policy_record = detail::policy_create(g, cfg);
+  if (!policy_record) return std::unexpected(policy_record.error());
+
   // Everything that can be computed without side effects comes first, so a
   // bad config leaves nothing behind.
   auto layout = cgroups::detect();
@@ -197,6 +202,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   st.hooks = {{"poststart", detail::hooks_to_json(cfg.hooks.poststart)},
               {"poststop", detail::hooks_to_json(cfg.hooks.poststop)}};
   WARD_TRY(store.save(st));
+  WARD_TRY(detail::policy_save(store.dir(o.id), *policy_record));
 
   if (auto r = cg->create(); !r) return std::unexpected(r.error().context("create cgroup"));
   cg_created = true;

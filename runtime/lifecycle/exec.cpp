@@ -10,6 +10,7 @@
 
 #include "lifecycle/attach.hpp"
 #include "lifecycle/internal.hpp"
+#include "lifecycle/policy_gate.hpp"
 #include "model/capabilities.hpp"
 #include "platform/sys.hpp"
 #include "process/exec.hpp"
@@ -83,6 +84,7 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
   }
   if (proc.terminal && o.console_socket.empty() && o.detach)
     return fail("cannot allocate a pseudo-TTY when detached without --console-socket");
+  WARD_TRY(detail::policy_exec(store.dir(o.id), *cfg, proc));
 
   std::optional<seccomp::Program> filter;
   if (cfg->linux.seccomp) {

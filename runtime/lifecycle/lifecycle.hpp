@@ -17,6 +17,9 @@ struct Global {
   std::string root = "/run/ward";
   bool systemd_cgroup = false;
   bool rootless = false;
+  // --policy NAME|FILE (or the binary's name, ward-NAME): checked at create
+  // and stored with the container; "" for none (lifecycle/policy_gate.hpp).
+  std::string policy;
 };
 
 struct CreateOptions {

@@ -10,6 +10,7 @@
 
 #include "base/log.hpp"
 #include "lifecycle/internal.hpp"
+#include "lifecycle/policy_gate.hpp"
 #include "platform/sys.hpp"
 
 namespace ward::lifecycle {
@@ -64,7 +65,9 @@ Result<nlohmann::json> state(const Global& g, const std::string& id) {
   state::Store store(g.root);
   auto st = store.load(id);
   if (!st) return std::unexpected(st.error());
-  return state::to_oci_json(*st, detail::current_status(*st));
+  auto j = state::to_oci_json(*st, detail::current_status(*st));
+  if (auto p = detail::policy_state(store.dir(id)); !p.is_null()) j["policy"] = std::move(p);
+  return j;
 }
 
 Result<> kill(const Global& g, const std::string& id, int sig, bool all) {

@@ -203,10 +203,8 @@ class Checker {
       if (!contains(allowed, c)) allowed.push_back(c);
     std::string req = allowed.empty() ? fmt::format("{} allows no capabilities", lv_)
                                       : fmt::format("{} allows only {}", lv_, join(allowed));
-    if (!proc.capabilities) {
-      bad("capabilities", "process.capabilities", "not set, so the process keeps every capability of its user", req);
-      return;
-    }
+    // No capabilities object: ward gives the process none (security/identity.cpp).
+    if (!proc.capabilities) return;
     const auto& c = *proc.capabilities;
     const std::pair<const char*, const std::vector<model::Capability>*> sets[] = {
         {"bounding", &c.bounding}, {"effective", &c.effective}, {"inheritable", &c.inheritable},
@@ -441,15 +439,7 @@ Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, cons
     auto allowed = level_capabilities(p.level);
     for (const auto& c : p.allowed_capabilities)
       if (!contains(allowed, c)) allowed.push_back(c);
-    if (!proc->capabilities) {
-      std::vector<model::Capability> caps;
-      for (const auto& name : allowed)
-        for (const auto& e : model::kCapabilities)
-          if (name == e.name) caps.push_back({e.value, std::string(e.name)});
-      proc->capabilities = model::Capabilities{caps, caps, {}, caps, {}};
-      changes.push_back({"capabilities", "process.capabilities",
-                         fmt::format("set bounding, effective and permitted to {}", allowed.empty() ? "none" : join(allowed))});
-    } else {
+    if (proc->capabilities) {
       auto& c = *proc->capabilities;
       const std::pair<const char*, std::vector<model::Capability>*> sets[] = {
           {"bounding", &c.bounding}, {"effective", &c.effective}, {"inheritable", &c.inheritable},

@@ -155,8 +155,8 @@ TEST_CASE("capabilities: restricted allows only CAP_NET_BIND_SERVICE in every se
   c.process->capabilities->bounding.push_back(cap("CAP_CHOWN", 0));
   CHECK(msgs(p, c).empty());
   c = good();
-  c.process->capabilities.reset();
-  CHECK(msgs(pol("restricted"), c) == V{"policy restricted: process.capabilities: not set, so the process keeps every capability of its user; restricted allows only CAP_NET_BIND_SERVICE"});
+  c.process->capabilities.reset();  // ward then gives none
+  CHECK(msgs(pol("restricted"), c).empty());
 }
 
 TEST_CASE("devices: only the default set (by path and number) and the policy's allowlist") {
@@ -346,15 +346,13 @@ TEST_CASE("harden fills the safe defaults, records each change, and leaves the r
   CHECK(v.changes.empty());
   CHECK(v.refusal() == "policy restricted: process.user.uid: runs as uid 0; restricted requires a non-root user");
 
-  // No capabilities at all: cut to the level's set; an ALLOW default gets a deny rule.
+  // An ALLOW default gets a deny rule for the denied syscalls it lets through.
   c = good();
-  c.process->capabilities.reset();
   c.linux.seccomp->default_action = SeccompAction::allow;
   auto p = pol("ward-restricted", Mode::harden);
   p.denied_syscalls = {"bpf", "read"};
   v = policy::apply(p, c, facts(), def);
-  CHECK(c.process->capabilities->effective.size() == 1);
-  CHECK(c.process->capabilities->effective[0].name == "CAP_NET_BIND_SERVICE");
+  CHECK(v.changes.size() == 2);
   CHECK(c.linux.seccomp->syscalls.back().names == V{"bpf", "read"});
   CHECK(c.linux.seccomp->syscalls.back().action == SeccompAction::errno_);
   CHECK(c.linux.seccomp->syscalls[0].names == V{"write", "exit_group"});
@@ -365,7 +363,7 @@ TEST_CASE("harden fills the safe defaults, records each change, and leaves the r
 TEST_CASE("exemptions: the CRI sandbox is held to pod-level rules only; listed namespaces are exempt") {
   auto c = good();
   c.process->user.uid = 0;
-  c.process->capabilities.reset();
+  c.process->capabilities->bounding.push_back(cap("CAP_SYS_ADMIN", 21));
   c.linux.seccomp.reset();
   c.annotations["io.kubernetes.cri.container-type"] = "sandbox";
   auto v = policy::evaluate(pol("restricted"), c, facts());

@@ -46,6 +46,7 @@ std::string table_row(const nlohmann::json& j) {
 
 int report(const Error& e) {
   std::string msg = one_line(e.what());
+  last_error() = msg;
   log::error("{}", msg);
   if (log::to_file()) std::fprintf(stderr, "ward: %s\n", msg.c_str());
   return 1;
@@ -399,10 +400,10 @@ void register_more_commands(CLI::App& app, Globals& g) {
   });
 }
 
-int run_selected(CLI::App&, Globals& g) {
+int run_selected(CLI::App& app, Globals& g) {
   log::setup(g.log_file, g.log_format == "json" ? log::Format::json : log::Format::text, g.debug);
   if (!g.action) return 1;
-  return g.action();
+  return run_audited(app, g);
 }
 
 }  // namespace ward::cli

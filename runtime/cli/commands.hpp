@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "audit/audit.hpp"
 #include "lifecycle/lifecycle.hpp"
 
 namespace ward::cli {
@@ -18,6 +19,11 @@ struct Globals {
   bool debug = false;
   std::string rootless;
   std::string criu;
+  // --audit-log; audit_required makes an unwritable audit log fail the
+  // command (set under an enforcing policy); audit_decisions go into the record.
+  std::string audit_log;
+  bool audit_required = false;
+  std::vector<audit::Decision> audit_decisions;
   // The selected command; returns the exit code.
   std::function<int()> action;
 };
@@ -32,6 +38,13 @@ void register_more_commands(CLI::App& app, Globals& g);
 void register_policy_commands(CLI::App& app, Globals& g, const char* argv0);
 // Configure logging and run the selected command.
 int run_selected(CLI::App& app, Globals& g);
+// Run the selected command through the audit boundary (cli/audit_cmd.cpp):
+// lifecycle commands get one audit record with their outcome.
+int run_audited(CLI::App& app, Globals& g);
+// The last line report() printed (the outcome of an audited command).
+std::string& last_error();
+// `ward monitor` (cli/monitor_cmd.cpp).
+void register_monitor_command(CLI::App& app, Globals& g);
 // Print an error once: to stderr, and as a JSON/text line to --log when set.
 int report(const Error& e);
 

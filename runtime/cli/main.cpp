@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.add_option("--root", g.lc.root, "root directory for container state")->capture_default_str();
   app.add_option("--log", g.log_file, "log file (default stderr)");
   app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--audit-log", g.audit_log, "audit log file (default from /etc/ward/audit.json, else /var/log/ward/audit.log)");
   app.add_flag("--debug", g.debug, "enable debug logging");
   app.add_flag("--systemd-cgroup", g.lc.systemd_cgroup, "use the systemd cgroup driver");
   app.add_option("--rootless", g.rootless, "rootless mode: true, false or auto")->expected(0, 1)->default_str("auto");

@@ -48,6 +48,13 @@ uint64_t blkio_weight_to_io_weight(uint64_t weight);
 // OCI memory.swap (memory+swap) -> memory.swap.max (swap only); -1 is "max".
 Result<int64_t> swap_to_v2(int64_t swap, int64_t limit);
 
+// `exec --cgroup` values, runc's "[<controller>[,<controller>]:]<path>":
+// controller -> path below the container's cgroup ("" = every hierarchy).
+// A bare path must be the only value; a controller given two different
+// paths, an empty controller and "a:b:c" are errors.
+using SubCgroups = std::map<std::string, std::string>;
+Result<SubCgroups> parse_sub_cgroups(const std::vector<std::string>& args);
+
 // One container's cgroup: its directory in every hierarchy, what it created,
 // and the operations lifecycle needs. Copyable, persisted with to_json().
 class Manager {
@@ -70,7 +77,10 @@ class Manager {
   // device allowlist: r.devices followed by runc's default devices.
   Result<> apply(const model::Resources& r, bool is_update = false);
   // Move `pid` into the cgroup in every hierarchy (cgroup.procs).
-  Result<> add_process(pid_t pid);
+  // With `sub` (exec --cgroup), into those existing sub-cgroups instead: an
+  // unknown controller, a path leaving the container's cgroup ("..") or a
+  // missing directory fail before the process is moved anywhere.
+  Result<> add_process(pid_t pid, const SubCgroups& sub = {});
   // O_PATH directory fd of the cgroup2 leaf for clone3(CLONE_INTO_CGROUP);
   // fails with ENOTSUP unless the host is pure cgroup v2.
   Result<UniqueFd> open_unified_dir() const;

@@ -77,6 +77,10 @@ Result<> write(const std::string& path, std::string_view value) {
     n = ::write(fd.get(), value.data(), value.size());
   } while (n < 0 && errno == EINTR);
   if (n < 0) return fail_sys("write \"{}\" to {}", value, path);
+  // A control file takes a value in one write; a short one means the kernel
+  // took only part of it, which must not pass for success.
+  if (static_cast<size_t>(n) != value.size())
+    return fail_errno(EIO, "write \"{}\" to {}: only {} of {} bytes written", value, path, n, value.size());
   return {};
 }
 

@@ -367,8 +367,87 @@ Result<> Manager::apply_v1(const model::Resources& r, bool is_update) {
   return {};
 }
 
-Result<> Manager::add_process(pid_t pid) {
-  for (const auto& d : leaf_dirs()) {
+Result<SubCgroups> parse_sub_cgroups(const std::vector<std::string>& args) {
+  SubCgroups out;
+  for (const auto& a : args) {
+    auto colon = a.find(':');
+    if (colon == std::string::npos) {
+      if (args.size() != 1) return fail_errno(EINVAL, "invalid --cgroup argument: {} (missing <controller>: prefix)", a);
+      out[""] = a;
+      continue;
+    }
+    std::string path = a.substr(colon + 1);
+    if (path.find(':') != std::string::npos) return fail_errno(EINVAL, "invalid --cgroup argument: {}", a);
+    std::string_view ctrls = std::string_view(a).substr(0, colon);
+    for (;;) {
+      auto comma = ctrls.find(',');
+      std::string c(ctrls.substr(0, comma));
+      if (c.empty()) return fail_errno(EINVAL, "invalid --cgroup argument: {} (empty <controller> prefix)", a);
+      if (auto it = out.find(c); it != out.end() && it->second != path)
+        return fail_errno(EINVAL, "invalid --cgroup argument(s): controller {} specified multiple times", c);
+      out[c] = path;
+      if (comma == std::string_view::npos) break;
+      ctrls.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+namespace {
+// `sub` made relative and lexically clean; fails when it climbs above its start.
+Result<std::string> sub_path(const std::string& sub) {
+  std::vector<std::string_view> parts;
+  std::string_view p = sub;
+  while (!p.empty()) {
+    auto slash = p.find('/');
+    auto part = p.substr(0, slash);
+    if (part == "..") {
+      if (parts.empty()) return fail_errno(EINVAL, "--cgroup: \"{}\" is not a sub cgroup path", sub);
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    if (slash == std::string_view::npos) break;
+    p.remove_prefix(slash + 1);
+  }
+  std::string out;
+  for (auto part : parts) out = fs::join(out, part);
+  return out;
+}
+}  // namespace
+
+Result<> Manager::add_process(pid_t pid, const SubCgroups& sub) {
+  std::vector<std::string> dirs = leaf_dirs();
+  if (!sub.empty()) {
+    for (const auto& [c, p] : sub)
+      if (!c.empty() && path_for(c).empty())
+        return fail_errno(EINVAL, "--cgroup: unknown controller \"{}\"", c);
+    // Each hierarchy's directory: the path given for one of its controllers,
+    // else the bare path, else the container's own cgroup.
+    dirs.clear();
+    for (const auto& d : leaf_dirs()) {
+      const std::string* chosen = nullptr;
+      for (const auto& [c, p] : sub)
+        if (!c.empty() && path_for(c) == d) {
+          if (chosen && *chosen != p)
+            return fail_errno(EINVAL, "--cgroup: controllers sharing {} given different paths", d);
+          chosen = &p;
+        }
+      if (!chosen)
+        if (auto it = sub.find(""); it != sub.end()) chosen = &it->second;
+      std::string target = d;
+      if (chosen) {
+        auto rel = sub_path(*chosen);
+        if (!rel) return std::unexpected(rel.error());
+        target = fs::join(d, *rel);
+        struct stat sb{};
+        if (::stat(target.c_str(), &sb) != 0) return fail_sys("--cgroup: sub-cgroup {}", target);
+        if (!S_ISDIR(sb.st_mode)) return fail_errno(ENOTDIR, "--cgroup: sub-cgroup {}", target);
+      }
+      dirs.push_back(target);
+    }
+  }
+  for (const auto& d : dirs) {
     auto file = fs::join(d, "cgroup.procs");
     for (int attempt = 0;; ++attempt) {
       auto w = fs::write(file, std::to_string(pid));

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -209,10 +210,9 @@ void register_more_commands(CLI::App& app, Globals& g) {
   ex->add_flag("-d,--detach", eo.detach, "do not wait for the process");
   ex->add_option("--pid-file", eo.pid_file, "file to write the process id to");
   ex->add_option("--preserve-fds", eo.preserve_fds, "pass N extra fds");
-  static std::string cgroup_opt;
-  static bool ignore_paused = false;
-  ex->add_option("--cgroup", cgroup_opt, "accepted for runc compatibility");
-  ex->add_flag("--ignore-paused", ignore_paused, "accepted for runc compatibility");
+  ex->add_option("--cgroup", eo.cgroups, "run in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH (repeatable)")
+      ->allow_extra_args(false);
+  ex->add_flag("--ignore-paused", eo.ignore_paused, "exec even if the container is paused");
   ex->add_option("id", eo.id, "container id")->required();
   ex->add_option("args", eo.args, "command and arguments");
   ex->positionals_at_end(true);
@@ -220,7 +220,11 @@ void register_more_commands(CLI::App& app, Globals& g) {
   ex->callback([&g] {
     g.action = [&g] {
       auto r = lifecycle::exec(g.lc, eo);
-      return r ? *r : report(r.error());
+      if (r) return *r;
+      // As runc: a failure of exec itself exits 255, so that it cannot be
+      // mistaken for the exec'd process's own exit status.
+      report(r.error());
+      return 255;
     };
   });
 
@@ -244,11 +248,15 @@ void register_more_commands(CLI::App& app, Globals& g) {
 
   static std::string ps_format = "table";
   static std::vector<std::string> ps_args;
-  auto* ps = app.add_subcommand("ps", "list the processes of a container");
+  auto* ps = app.add_subcommand("ps", "list the processes of a container: ps [-f FORMAT] ID [PS-ARGS...] "
+                                      "(PS-ARGS go to ps(1), default -ef)");
   ps->add_option("-f,--format", ps_format, "table or json")->check(CLI::IsMember({"table", "json"}));
   ps->add_option("id", id, "container id")->required();
-  ps->add_option("ps-args", ps_args, "arguments for ps(1), default -ef");
-  ps->callback([&g] {
+  // As runc: everything after the id is for ps(1) (`ps ID -e -x`), options included.
+  ps->prefix_command();
+  ps->callback([&g, ps] {
+    ps_args = ps->remaining();
+    if (!ps_args.empty() && ps_args.front() == "--") ps_args.erase(ps_args.begin());
     g.action = [&g] {
       auto r = lifecycle::pids(g.lc, id);
       if (!r) return report(r.error());
@@ -401,6 +409,15 @@ void register_more_commands(CLI::App& app, Globals& g) {
 }
 
 int run_selected(CLI::App& app, Globals& g) {
+  if (!g.log_file.empty()) {
+    // As runc: a --log that cannot be opened is an error, not a silent stderr.
+    int fd = ::open(g.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::fprintf(stderr, "ward: --log: open %s: %s\n", g.log_file.c_str(), std::strerror(errno));
+      return 1;
+    }
+    ::close(fd);
+  }
   log::setup(g.log_file, g.log_format == "json" ? log::Format::json : log::Format::text, g.debug);
   if (!g.action) return 1;
   return run_audited(app, g);

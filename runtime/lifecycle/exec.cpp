@@ -25,8 +25,13 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
   auto st = store.load(o.id);
   if (!st) return std::unexpected(st.error());
   auto status = detail::current_status(*st);
-  if (status != state::Status::running && status != state::Status::created)
-    return fail("cannot exec in container \"{}\": it is {}", o.id, state::status_name(status));
+  // runc's wording, which conmon and containerd users know.
+  if (status == state::Status::paused && !o.ignore_paused)
+    return fail("cannot exec in a paused container (use --ignore-paused to override)");
+  if (status != state::Status::running && status != state::Status::created && status != state::Status::paused)
+    return fail("cannot exec in a {} container", state::status_name(status));
+  auto sub_cgroups = cgroups::parse_sub_cgroups(o.cgroups);
+  if (!sub_cgroups) return std::unexpected(sub_cgroups.error());
   auto cfg = spec::parse_config(st->config_json, st->bundle, "state.json: config");
   if (!cfg) return std::unexpected(cfg.error());
 
@@ -159,7 +164,7 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
     }
   });
 
-  if (auto r = cg->add_process(child); !r) return std::unexpected(r.error().context("join container cgroup"));
+  if (auto r = cg->add_process(child, *sub_cgroups); !r) return std::unexpected(r.error().context("join container cgroup"));
   WARD_TRY(platform::send_with_fds(parent_end.get(), process::kGo, {}));
   UniqueFd pty;
   for (;;) {

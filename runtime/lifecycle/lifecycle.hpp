@@ -48,6 +48,10 @@ struct ExecOptions {
   std::vector<std::string> caps;
   bool tty = false, detach = false, no_new_privs = false;
   int preserve_fds = 0;
+  // --ignore-paused: exec into a paused container (the process runs once it
+  // is resumed); --cgroup: "[ctrl[,ctrl]:]path" sub-cgroups to run it in.
+  bool ignore_paused = false;
+  std::vector<std::string> cgroups;
 };
 
 // `exec`: run another process in the container's namespaces and cgroup;

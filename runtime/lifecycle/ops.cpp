@@ -37,7 +37,9 @@ Result<int> parse_signal(std::string_view s) {
   int n = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec == std::errc() && p == s.data() + s.size()) {
-    if (n <= 0 || n > SIGRTMAX) return fail("invalid signal \"{}\"", s);
+    // 0 sends nothing and only checks that the process exists (kill(2)); runc
+    // accepts it, and clients use `kill ID 0` to probe liveness.
+    if (n < 0 || n > SIGRTMAX) return fail("invalid signal \"{}\"", s);
     return n;
   }
   std::string up;

@@ -219,3 +219,40 @@ TEST_CASE("v1: a requested limit whose controller is not mounted fails") {
   REQUIRE_FALSE(a);
   CHECK(a.error().msg.find("pids") != std::string::npos);
 }
+
+TEST_CASE("exec --cgroup values parse as runc's [ctrl[,ctrl]:]path") {
+  auto one = parse_sub_cgroups({"sub"});
+  REQUIRE(one);
+  CHECK(*one == SubCgroups{{"", "sub"}});
+  auto many = parse_sub_cgroups({"memory,pids:a/b", "cpu:c", "cpu:c"});
+  REQUIRE(many);
+  CHECK(*many == SubCgroups{{"memory", "a/b"}, {"pids", "a/b"}, {"cpu", "c"}});
+  CHECK(parse_sub_cgroups({}).value().empty());
+  CHECK_FALSE(parse_sub_cgroups({"a:b:c"}));
+  CHECK_FALSE(parse_sub_cgroups({"sub", "memory:x"}));  // bare path only when alone
+  CHECK_FALSE(parse_sub_cgroups({",memory:x"}));
+  CHECK_FALSE(parse_sub_cgroups({"memory:x", "memory:y"}));
+}
+
+TEST_CASE("v1: add_process into sub-cgroups, refusing .., unknown and missing ones") {
+  V1 f;
+  f.t.files("cg/memory/w/c1/sub", {"cgroup.procs"});
+  f.t.files("cg/pids/w/c1/sub", {"cgroup.procs"});
+  REQUIRE(f.m.add_process(4242, {{"memory", "sub"}, {"pids", "./x/../sub/"}}));
+  CHECK(f.t.get("cg/memory/w/c1/sub/cgroup.procs") == "4242");
+  CHECK(f.t.get("cg/pids/w/c1/sub/cgroup.procs") == "4242");
+  CHECK(f.get("cpu", "cgroup.procs") == "4242");
+  CHECK(f.get("memory", "cgroup.procs") == "");
+
+  f.t.put("cg/memory/w/cgroup.procs", "");
+  for (const SubCgroups& bad : {SubCgroups{{"memory", "../"}}, SubCgroups{{"memory", "a/../../c1"}},
+                                SubCgroups{{"bogus", "sub"}}, SubCgroups{{"memory", "nosub"}},
+                                SubCgroups{{"", "sub"}} /* blkio has no "sub" */}) {
+    f.t.put("cg/cpu/w/c1/cgroup.procs", "");
+    auto r = f.m.add_process(1, bad);
+    CHECK_FALSE(r);
+    // refused before anything was written
+    CHECK(f.get("cpu", "cgroup.procs") == "");
+    CHECK(f.t.get("cg/memory/w/cgroup.procs") == "");
+  }
+}

@@ -15,7 +15,8 @@ TEST_CASE("signals parse by name, SIG name and number") {
   auto bad = lifecycle::parse_signal("SIGNOPE");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().what() == "unknown signal \"SIGNOPE\"");
-  CHECK_FALSE(lifecycle::parse_signal("0"));
+  CHECK(*lifecycle::parse_signal("0") == 0);  // liveness probe, as kill(2) and runc
+  CHECK_FALSE(lifecycle::parse_signal("-1"));
   CHECK_FALSE(lifecycle::parse_signal("99"));
 }
 

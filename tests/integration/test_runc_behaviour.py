@@ -1,0 +1,143 @@
+"""runc-compatible behaviour of the command line (issue 15): what a runc user or a client built
+for runc (containerd's shim, conmon) observes must be the same under ward. Every test here
+passes against runc 1.1.5 (WARD_RUNTIME=/usr/sbin/runc) except those marked ward_only, which
+check ward's own wording or a point where the runtime-spec overrides runc."""
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+import harness
+from cgv1_lib import CG, make_ctrs, read, sh, wait_for
+from conftest import one_line_error
+
+
+@pytest.fixture
+def ctrs(env):
+    yield from make_ctrs(env)
+
+
+@pytest.fixture
+def running(ctrs):
+    return ctrs(sh("exec sleep 600"), name="run").start()
+
+
+# ---- kill ----------------------------------------------------------------------------------
+
+def test_kill_signal_0_probes_liveness(running, env):
+    """Item 24: `kill ID 0` sends nothing and succeeds while the container runs."""
+    r = env.rt.run("kill", running.id, "0")
+    assert r.returncode == 0, r.stderr
+    assert running.status() == "running"
+    assert env.rt.run("kill", running.id, "KILL").returncode == 0
+    wait_for(lambda: running.status() == "stopped", 10)
+    r = env.rt.run("kill", running.id, "0")
+    assert r.returncode != 0, "signal 0 to a stopped container must fail"
+
+
+# ---- exec ----------------------------------------------------------------------------------
+
+def test_exec_own_failures_exit_255(running, env):
+    """Item 19: exec's own failures exit 255, the process's status passes through unchanged."""
+    assert running.exec(running.id, "/bin/sh", "-c", "exit 1").returncode == 1
+    assert running.exec(running.id, "/bin/sh", "-c", "exit 255").returncode == 255
+    for args in ([running.id, "/no/such/binary"],
+                 ["no-such-container", "/bin/true"],
+                 ["--pid-file", "/nonexistent-dir/x.pid", running.id, "/bin/true"]):
+        r = running.exec(*args)
+        assert r.returncode == 255, (args, r.returncode, r.stderr)
+    assert env.rt.run("pause", running.id).returncode == 0
+    r = running.exec(running.id, "/bin/true")
+    assert r.returncode == 255
+    assert "cannot exec in a paused container" in r.stderr
+    assert env.rt.run("resume", running.id).returncode == 0
+
+
+def test_exec_stopped_container_exit_255(ctrs, env):
+    c = ctrs(["/bin/true"], name="done").start()
+    wait_for(lambda: c.status() == "stopped", 10)
+    r = c.exec(c.id, "/bin/true")
+    assert r.returncode == 255
+    assert "cannot exec in a stopped container" in r.stderr
+
+
+def test_exec_ignore_paused_runs_after_resume(running, env):
+    """Item 20: --ignore-paused execs into a paused container; the process runs once resumed."""
+    assert env.rt.run("pause", running.id).returncode == 0
+    p = env.rt.popen("exec", "--ignore-paused", running.id, "/bin/echo", "ran", text=True)
+    time.sleep(1.0)
+    assert p.poll() is None, "the exec'd process must stay frozen while the container is paused"
+    assert env.rt.run("resume", running.id).returncode == 0
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err
+    assert out.strip() == "ran"
+
+
+def cgroup_lines(text):
+    out = {}
+    for line in text.splitlines():
+        _, ctrls, path = line.split(":", 2)
+        for c in ctrls.split(","):
+            out[c] = path
+    return out
+
+
+def test_exec_cgroup_sub_cgroups(running, env):
+    """Item 20: --cgroup ctrl:path (repeatable, comma lists) joins existing sub-cgroups."""
+    base = running.cgpath
+    for ctrl in ("memory", "pids"):
+        os.mkdir(os.path.join(running.cgdir(ctrl), "sub"))
+    r = running.exec("--cgroup", "memory:sub", running.id, "/bin/cat", "/proc/self/cgroup")
+    assert r.returncode == 0, r.stderr
+    cg = cgroup_lines(r.stdout)
+    assert cg["memory"] == base + "/sub" and cg["pids"] == base
+    r = running.exec("--cgroup", "memory:sub", "--cgroup", "pids:sub", running.id,
+                     "/bin/cat", "/proc/self/cgroup")
+    assert r.returncode == 0, r.stderr
+    cg = cgroup_lines(r.stdout)
+    assert cg["memory"] == base + "/sub" and cg["pids"] == base + "/sub"
+    r = running.exec("--cgroup", "memory,pids:sub", running.id, "/bin/cat", "/proc/self/cgroup")
+    assert r.returncode == 0, r.stderr
+    cg = cgroup_lines(r.stdout)
+    assert cg["memory"] == base + "/sub" and cg["pids"] == base + "/sub"
+
+
+@pytest.mark.parametrize("arg", ["memory:../escape", "memory:nosub", "bogus:sub", "a:b:c",
+                                 "sub-missing-everywhere"])
+def test_exec_cgroup_refused(running, env, arg):
+    r = running.exec("--cgroup", arg, running.id, "/bin/true")
+    assert r.returncode == 255, (r.returncode, r.stderr)
+    assert not os.path.exists(os.path.join(running.cgdir("memory"), "..", "escape"))
+    # the container is unharmed and its cgroup holds only its init
+    assert running.status() == "running"
+    assert len(running.procs("memory")) == 1
+
+
+# ---- ps ------------------------------------------------------------------------------------
+
+def test_ps_passes_options_after_id_to_ps(running, env):
+    """Item 25: `ps ID -e -x` runs ps(1) with `-e -x` (no `--` needed)."""
+    r = env.rt.run("ps", running.id, "-e", "-x")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["PID", "TTY"], lines[0]
+    assert len(lines) == 2 and "sleep 600" in lines[1]
+    r = env.rt.run("ps", running.id, "-o", "pid,comm")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["PID", "COMMAND", str(running.pid()), "sleep"]
+
+
+# ---- --log ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("log", ["/nonexistent-dir/x.log", "invalid:/path"])
+def test_log_that_cannot_be_opened_fails(running, env, log):
+    """Item 13: a --log that cannot be opened is an error, whatever the command."""
+    r = subprocess.run([env.rt.binary, "--root", env.rt.root, "--log", log, "state", running.id],
+                       capture_output=True, text=True, cwd=env.dir, timeout=30)
+    assert r.returncode != 0
+    assert "no such file or directory" in r.stderr.lower()
+    assert not os.path.exists(os.path.join(env.dir, "invalid:"))

@@ -8,6 +8,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "base/log.hpp"
+#include "platform/path.hpp"
 #include "platform/sys.hpp"
 #include "process/init.hpp"
 #include "process/protocol.hpp"
@@ -19,6 +21,16 @@ void exec_init(const ExecArgs& a) {
   const int sync = a.sync_fd;
   const model::Process& proc = *a.proc;
   child_prologue();
+  {
+    // Forked from `ward exec`: drop everything but the keep list (CVE-2024-21626).
+    int keep[16];
+    size_t n = 0;
+    keep[n++] = sync;
+    keep[n++] = log::fd();
+    for (const auto& [type, fd] : a.ns_fds)
+      if (n < std::size(keep)) keep[n++] = fd;
+    if (!security::close_fds_except(a.preserve_fds, std::span<const int>(keep, n))) ::_exit(1);
+  }
   auto go = platform::recv_with_fds(sync);
   if (!go || go->data != kGo) ::_exit(1);
 
@@ -27,7 +39,7 @@ void exec_init(const ExecArgs& a) {
       die(sync, Error{errno, fmt::format("join container's {} namespace", model::ns_spec_name(type))});
     ::close(fd);
   }
-  if (::chdir(proc.cwd.c_str()) != 0) die(sync, Error{errno, fmt::format("chdir to cwd {}", proc.cwd)});
+  if (auto r = enter_cwd(proc.cwd); !r) die(sync, r.error());
   auto exe = find_executable(proc.args[0], proc.env);
   if (!exe) die(sync, exe.error());
   if (auto r = security::apply_process_attrs(proc); !r) die(sync, r.error().context("process attributes"));

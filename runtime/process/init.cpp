@@ -18,6 +18,7 @@
 #include "base/fd.hpp"
 #include "base/log.hpp"
 #include "hooks/hooks.hpp"
+#include "platform/path.hpp"
 #include "platform/sys.hpp"
 #include "process/protocol.hpp"
 #include "security/process.hpp"
@@ -96,16 +97,37 @@ Result<> make_controlling_tty(int slave) {
 
 namespace {
 
-Result<> chdir_cwd(const std::string& cwd) {
-  if (::chdir(cwd.c_str()) == 0) return {};
-  if (errno != ENOENT) return fail_sys("chdir to cwd {}", cwd);
-  // runc creates a missing cwd; we are already inside the pivoted root.
-  auto r = platform::mkdir_all(cwd, 0755);
-  if (!r) return std::unexpected(r.error().context("create cwd"));
-  if (::chdir(cwd.c_str()) != 0) return fail_sys("chdir to cwd {}", cwd);
+// process.cwd resolved inside the container's root ("/" once pivoted), never
+// through a magic link: a cwd of /proc/self/fd/N would otherwise name a
+// directory the runtime held open on the host (CVE-2024-21626).
+Result<UniqueFd> open_cwd(const std::string& cwd, bool create) {
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_sys("open container root");
+  auto fd = platform::open_in_root(root.get(), cwd, O_PATH | O_DIRECTORY);
+  if (!fd && fd.error().err == ENOENT && create) {
+    // runc creates a missing cwd (inside the root, before it goes read-only).
+    fd = platform::mkdir_all_in_root(root.get(), cwd, 0755);
+    if (!fd) return std::unexpected(fd.error().context("create cwd"));
+  }
+  if (!fd) return std::unexpected(fd.error().context(fmt::format("cwd {}", cwd)));
+  return fd;
+}
+
+}  // namespace
+
+Result<> enter_cwd(const std::string& cwd) {
+  auto fd = open_cwd(cwd, false);
+  if (!fd) return std::unexpected(fd.error());
+  if (::fchdir(fd->get()) != 0) return fail_sys("chdir to cwd {}", cwd);
+  // The kernel's own view: a cwd outside the root reads "(unreachable)/..."
+  // (glibc turns that into ENOENT).
+  char buf[4096];
+  if (::getcwd(buf, sizeof buf) == nullptr || buf[0] != '/')
+    return fail_errno(errno ? errno : EPERM, "cwd {} is outside of the container's root", cwd);
   return {};
 }
 
+namespace {
 }  // namespace
 
 std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t uid) {
@@ -184,6 +206,12 @@ void container_init(const InitArgs& a) {
   const model::Config& cfg = *a.cfg;
   const model::Process& proc = *a.proc;
   child_prologue();
+  {
+    // Cloned, not exec'd: every fd `create` had open is here too (the state
+    // directory, the cgroup directory). Only the keep list survives (CVE-2024-21626).
+    const int keep[] = {sync, a.exec_listen_fd, log::fd()};
+    if (!security::close_fds_except(a.preserve_fds, keep)) ::_exit(1);
+  }
   auto go = platform::recv_with_fds(sync);
   if (!go || go->data.empty()) ::_exit(1);
   auto [kw, state_json] = split_message(go->data);
@@ -223,6 +251,11 @@ void container_init(const InitArgs& a) {
   // after the mounts are set up and before pivot_root.
   INIT_TRY(sync, hooks::run(cfg.hooks.create_container, creating_state, "createContainer"), "");
   INIT_TRY(sync, rootfs::pivot(cfg, a.rootfs), "pivot root");
+  {
+    // Create a missing cwd now, while the root may still be written.
+    auto cwd = open_cwd(proc.cwd, true);
+    if (!cwd) die(sync, cwd.error());
+  }
 
   Pty pty;
   if (proc.terminal) {
@@ -232,7 +265,9 @@ void container_init(const InitArgs& a) {
     INIT_TRY(sync, rootfs::bind_console(pty.slave_path), "terminal");
   }
   INIT_TRY(sync, rootfs::finalize(cfg, a.rootfs), "finalize rootfs");
-  INIT_TRY(sync, chdir_cwd(proc.cwd), "");
+  // Resolved again after finalize, so a cwd under a read-only or masked path
+  // lands on what covers it, not on the dentry underneath.
+  INIT_TRY(sync, enter_cwd(proc.cwd), "");
   auto exe = find_executable(proc.args[0], proc.env);
   if (!exe) die(sync, exe.error());
   INIT_TRY(sync, security::apply_process_attrs(proc, cfg.linux.personality), "process attributes");

@@ -59,6 +59,11 @@ Result<> make_controlling_tty(int slave);
 // dumpable (CVE-2019-5736), default signal dispositions, empty signal mask.
 void child_prologue();
 
+// fchdir into process.cwd resolved inside the current root ("/": after
+// pivot_root or setns into the container's mount namespace) with
+// RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, then check getcwd() lies inside it.
+Result<> enter_cwd(const std::string& cwd);
+
 // Send ERROR{e} on `fd` and exit(1).
 [[noreturn]] void die(int fd, const Error& e);
 

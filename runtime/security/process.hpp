@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,12 @@ Result<> apply_selinux(const model::Process& p);
 // preserved fds reach the container (CVE-2024-21626). Uses
 // close_range(CLOSE_RANGE_CLOEXEC) and falls back to walking /proc/self/fd.
 Result<> mark_fds_cloexec(int first_unpreserved);
+
+// Close every fd >= 3 except 3 .. 3+preserve_fds-1 and those in `keep`
+// (CVE-2024-21626): run first thing in a child cloned from the runtime, so a
+// directory fd the runtime held (state dir, cgroup dir) cannot become the
+// container's way out. close_range(2), with a /proc/self/fd walk fallback.
+Result<> close_fds_except(int preserve_fds, std::span<const int> keep);
 
 namespace detail {
 // The /proc/self/fd walk used when close_range is unavailable (for tests).

@@ -22,6 +22,7 @@
 #include "platform/sys.hpp"
 #include "process/init.hpp"
 #include "process/protocol.hpp"
+#include "process/sealed_exe.hpp"
 #include "security/process.hpp"
 #include "spec/spec.hpp"
 
@@ -240,6 +241,8 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   args.new_keyring = !o.no_new_keyring;
   args.apparmor_enabled = !proc.apparmor_profile.empty() && security::apparmor_enabled();
   args.new_userns = new_userns;
+  args.host = security::measure_host_facts();
+  if (auto* u = cfg.find_namespace(NamespaceType::user); u && !u->path.empty()) args.measure_setgroups = true;
   args.new_cgroupns = new_cgroupns;
   args.id = o.id;
 
@@ -333,6 +336,9 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
 }  // namespace
 
 Result<> create(const Global& g, const CreateOptions& o) {
+  // CVE-2019-5736: the init is a clone of this process; make its binary one
+  // the container cannot write.
+  WARD_TRY(process::reexec_sealed());
   auto c = do_create(g, o, false);
   if (!c) return std::unexpected(c.error());
   return {};
@@ -385,6 +391,7 @@ Result<> start(const Global& g, const std::string& id) {
 }
 
 Result<int> run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
+  WARD_TRY(process::reexec_sealed());  // CVE-2019-5736, as in create
   // Block the signals we forward before the container exists, so none is lost.
   sigset_t fwd = forwarded_signals(), old;
   if (!detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);

@@ -61,7 +61,7 @@ void exec_init(const ExecArgs& a) {
   envp.push_back(nullptr);
   // The process may outlive a detached `ward exec`.
   ::prctl(PR_SET_PDEATHSIG, 0);
-  final_exec(sync, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled}, *exe, argv.data(), envp.data());
+  final_exec(sync, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled, a.host}, *exe, argv.data(), envp.data());
 }
 
 }  // namespace ward::process

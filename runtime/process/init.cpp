@@ -224,6 +224,10 @@ void container_init(const InitArgs& a) {
     created_state.replace(at, kCreating.size(), R"("status":"created")");
 
   INIT_TRY(sync, join_namespaces(cfg), "join namespaces");
+  security::HostFacts host = a.host;
+  // A joined user namespace: /proc is still the host's here (nothing of the
+  // container is mounted yet).
+  if (a.measure_setgroups) host.setgroups_allowed = security::measure_host_facts().setgroups_allowed;
   if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0)
     die(sync, Error{errno, "unshare cgroup namespace"});
   if (a.new_userns) {
@@ -310,7 +314,7 @@ void container_init(const InitArgs& a) {
   ::close(a.exec_listen_fd);
 
   INIT_TRY(conn, hooks::run(cfg.hooks.start_container, created_state, "startContainer"), "");
-  final_exec(conn, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled}, *exe, argv.data(), envp.data());
+  final_exec(conn, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled, host}, *exe, argv.data(), envp.data());
 }
 
 namespace {
@@ -343,7 +347,7 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   if (filter && !proc.no_new_privileges) load_filter(conn, *filter);
   INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "");
   INIT_TRY(conn, security::apply_selinux(proc), "selinux");
-  INIT_TRY(conn, security::apply_identity(proc), "user and capabilities");
+  INIT_TRY(conn, security::apply_identity(proc, f.host), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");
   if (filter && proc.no_new_privileges) load_filter(conn, *filter);
   ::execve(exe.c_str(), argv, envp);

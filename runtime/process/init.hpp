@@ -8,6 +8,7 @@
 #include "model/config.hpp"
 #include "rootfs/rootfs.hpp"
 #include "seccomp/seccomp.hpp"
+#include "security/process.hpp"
 
 namespace ward::process {
 
@@ -24,6 +25,11 @@ struct InitArgs {
   bool new_keyring = true;  // join a fresh session keyring (--no-new-keyring clears it)
   bool new_userns = false;
   bool apparmor_enabled = false;
+  // cap_last_cap and setgroups, measured by the parent; `measure_setgroups`:
+  // the init re-reads setgroups of a joined user namespace through the host's
+  // /proc before any container mount exists.
+  security::HostFacts host;
+  bool measure_setgroups = false;
   bool new_cgroupns = false;  // unshare(CLONE_NEWCGROUP) after the parent placed us
   // CLONE_NEW* flags the child unshares itself once it is root in its new
   // user namespace, so those namespaces are owned by it (as runc does).
@@ -42,6 +48,7 @@ struct FinalExec {
   const seccomp::Program* filter = nullptr;
   int preserve_fds = 0;
   bool apparmor_enabled = false;  // measured by the parent, before pivot_root
+  security::HostFacts host;       // measured outside the container
 };
 [[noreturn]] void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, const std::string& exe,
                              char* const* argv, char* const* envp);

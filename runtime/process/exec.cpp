@@ -56,7 +56,9 @@ void exec_init(const ExecArgs& a) {
   std::vector<char*> argv, envp;
   for (const auto& s : proc.args) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
-  std::vector<std::string> env = with_home(proc.env, proc.user.uid);
+  auto envr = with_home(proc.env, proc.user.uid);
+  if (!envr) die(sync, envr.error());
+  const std::vector<std::string>& env = *envr;
   for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
   // The process may outlive a detached `ward exec`.

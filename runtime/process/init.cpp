@@ -130,11 +130,39 @@ Result<> enter_cwd(const std::string& cwd) {
 namespace {
 }  // namespace
 
-std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t uid) {
+Result<std::optional<std::string>> read_image_file(const char* path, size_t max) {
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_sys("open container root");
+  // O_NONBLOCK: a FIFO (or device) planted by the image must not hang us;
+  // then only a regular file is read.
+  auto fd = platform::open_in_root(root.get(), path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) {
+    if (fd.error().err == ENOENT) return std::optional<std::string>();
+    return std::unexpected(fd.error().context(fmt::format("image file {}", path)));
+  }
+  struct stat st{};
+  if (::fstat(fd->get(), &st) != 0) return fail_sys("stat {}", path);
+  if (!S_ISREG(st.st_mode)) return fail_errno(EINVAL, "image file {} is not a regular file", path);
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_sys("read {}", path);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max) return fail_errno(EFBIG, "image file {} is larger than {} bytes", path, max);
+  }
+  return std::optional<std::string>(std::move(out));
+}
+
+Result<std::vector<std::string>> with_home(const std::vector<std::string>& env, uint32_t uid) {
   for (const auto& e : env)
     if (e.starts_with("HOME=")) return env;
   std::string home = "/";
-  if (auto pw = platform::read_file("/etc/passwd")) {
+  auto pwr = read_image_file("/etc/passwd", 16 << 20);
+  if (!pwr) return std::unexpected(pwr.error());
+  if (const auto& pw = *pwr) {
     std::string_view rest = *pw;
     while (!rest.empty()) {
       size_t nl = rest.find('\n');
@@ -284,7 +312,9 @@ void container_init(const InitArgs& a) {
   std::vector<char*> argv, envp;
   for (const auto& s : proc.args) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
-  std::vector<std::string> env = with_home(proc.env, proc.user.uid);
+  auto envr = with_home(proc.env, proc.user.uid);
+  if (!envr) die(sync, envr.error());
+  const std::vector<std::string>& env = *envr;
   for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
 

@@ -2,6 +2,7 @@
 // namespaces between clone3 and execve (see protocol.hpp for the sequence).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "base/fd.hpp"
@@ -76,7 +77,13 @@ Result<> enter_cwd(const std::string& cwd);
 
 // `env` plus HOME from the container's /etc/passwd entry for `uid` (or "/")
 // when env has no HOME, as runc does. Call after pivot_root / setns(mnt).
-std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t uid);
+// The file at `path` is opened inside the root ("/"), O_NONBLOCK, and must be
+// a regular file (a FIFO there fails at once, naming it).
+Result<std::vector<std::string>> with_home(const std::vector<std::string>& env, uint32_t uid);
+
+// The contents of `path` in the current root ("/"), read without blocking:
+// nullopt when missing, an error when it is not a regular file or over `max`.
+Result<std::optional<std::string>> read_image_file(const char* path, size_t max);
 
 // Look up `file` like execvp in the PATH found in `env` ("PATH=..."); a name
 // with a slash is checked as given. Returns the path to execve.

@@ -49,6 +49,7 @@ void setup(std::string_view path, Format format, bool debug) {
 
 bool debug_enabled() { return g_debug; }
 bool to_file() { return g_fd != 2; }
+int fd() { return g_fd; }
 
 void write(Level level, std::string_view msg) {
   if (level == Level::debug && !g_debug) return;

@@ -20,6 +20,9 @@ void write(Level level, std::string_view msg);
 bool debug_enabled();
 // True when the sink is a file rather than stderr.
 bool to_file();
+// The fd records are written to (2 unless --log named a file); children that
+// close inherited fds keep it.
+int fd();
 
 template <class... A>
 void debug(fmt::format_string<A...> f, A&&... a) {

@@ -23,6 +23,7 @@
 #include "platform/sys.hpp"
 #include "process/init.hpp"
 #include "process/protocol.hpp"
+#include "process/sealed_exe.hpp"
 #include "security/process.hpp"
 #include "spec/spec.hpp"
 
@@ -122,6 +123,34 @@ Result<> send_console(const std::string& socket_path, int master) {
   return platform::send_with_fds(s->get(), "/dev/ptmx", fds);
 }
 
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT end a create in progress: they are
+// blocked and read from a signalfd while waiting for the init, so the cleanup
+// below runs (no state dir, cgroup or process is left) instead of the default
+// action killing us half way.
+sigset_t interrupting_signals() {
+  sigset_t s;
+  sigemptyset(&s);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&s, sig);
+  return s;
+}
+
+// One message from the init, or an error when one of interrupting_signals()
+// arrives first (`sigfd`, -1 for none).
+Result<platform::Received> recv_or_interrupt(int sock, int sigfd) {
+  for (;;) {
+    pollfd p[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
+    int n = ::poll(p, sigfd >= 0 ? 2 : 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_sys("poll");
+    if (sigfd >= 0 && (p[1].revents & POLLIN)) {
+      signalfd_siginfo si{};
+      if (::read(sigfd, &si, sizeof si) == sizeof si)
+        return fail_errno(EINTR, "interrupted by signal {} while creating the container", si.ssi_signo);
+    }
+    if (p[0].revents) return platform::recv_with_fds(sock);
+  }
+}
+
 Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached) {
   WARD_TRY(state::validate_id(o.id));
   char* abs = ::realpath(o.bundle.c_str(), nullptr);
@@ -173,6 +202,13 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
     filter = std::move(*p);
   }
 
+  // From the first side effect on, a terminating signal waits until a point
+  // where the cleanup can run (see recv_or_interrupt). `run` had blocked them
+  // already (it forwards them to the container afterwards).
+  sigset_t intr = interrupting_signals(), was;
+  ::sigprocmask(SIG_BLOCK, &intr, &was);
+  Defer restore_mask([&] { ::sigprocmask(SIG_SETMASK, &was, nullptr); });
+  UniqueFd sigfd(::signalfd(-1, &intr, SFD_CLOEXEC | SFD_NONBLOCK));
   state::Store store(g.root);
   auto dirfd = store.create_dir(o.id);
   if (!dirfd) return std::unexpected(dirfd.error());
@@ -246,6 +282,8 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   args.new_keyring = !o.no_new_keyring;
   args.apparmor_enabled = !proc.apparmor_profile.empty() && security::apparmor_enabled();
   args.new_userns = new_userns;
+  args.host = security::measure_host_facts();
+  if (auto* u = cfg.find_namespace(NamespaceType::user); u && !u->path.empty()) args.measure_setgroups = true;
   args.new_cgroupns = new_cgroupns;
   args.id = o.id;
 
@@ -302,7 +340,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   WARD_TRY(hooks::run(cfg.hooks.create_runtime, creating, "createRuntime"));
 
   WARD_TRY(platform::send_with_fds(parent_end.get(), fmt::format("{}\n{}", process::kGo, creating), {}));
-  auto msg = platform::recv_with_fds(parent_end.get());
+  auto msg = recv_or_interrupt(parent_end.get(), sigfd.get());
   if (!msg) return std::unexpected(msg.error().context("container init"));
   auto [kw, payload] = process::split_message(msg->data);
   if (kw == process::kError) return std::unexpected(Error{0, std::string(payload)});
@@ -339,6 +377,9 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
 }  // namespace
 
 Result<> create(const Global& g, const CreateOptions& o) {
+  // CVE-2019-5736: the init is a clone of this process; make its binary one
+  // the container cannot write.
+  WARD_TRY(process::reexec_sealed());
   auto c = do_create(g, o, false);
   if (!c) return std::unexpected(c.error());
   return {};
@@ -391,6 +432,7 @@ Result<> start(const Global& g, const std::string& id) {
 }
 
 Result<int> run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
+  WARD_TRY(process::reexec_sealed());  // CVE-2019-5736, as in create
   // Block the signals we forward before the container exists, so none is lost.
   sigset_t fwd = forwarded_signals(), old;
   if (!detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);

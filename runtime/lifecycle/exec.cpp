@@ -15,12 +15,16 @@
 #include "platform/sys.hpp"
 #include "process/exec.hpp"
 #include "process/protocol.hpp"
+#include "process/sealed_exe.hpp"
 #include "security/process.hpp"
 #include "spec/spec.hpp"
 
 namespace ward::lifecycle {
 
 Result<int> exec(const Global& g, const ExecOptions& o) {
+  // CVE-2019-5736: the exec child is a fork of this process (a `#!/proc/self/exe`
+  // script would run ward's binary); make that binary one nobody can write.
+  WARD_TRY(process::reexec_sealed());
   state::Store store(g.root);
   auto st = store.load(o.id);
   if (!st) return std::unexpected(st.error());
@@ -136,6 +140,8 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
   args.seccomp = filter ? &*filter : nullptr;
   args.preserve_fds = o.preserve_fds;
   args.apparmor_enabled = !proc.apparmor_profile.empty() && security::apparmor_enabled();
+  // The container's user namespace is the init's: read through the host's /proc.
+  args.host = security::measure_host_facts(st->pid);
 
   sigset_t fwd = forwarded_signals(), old;
   if (!o.detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);

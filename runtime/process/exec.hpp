@@ -5,6 +5,7 @@
 
 #include "model/config.hpp"
 #include "seccomp/seccomp.hpp"
+#include "security/process.hpp"
 
 namespace ward::process {
 
@@ -19,6 +20,7 @@ struct ExecArgs {
   const seccomp::Program* seccomp = nullptr;
   int preserve_fds = 0;
   bool apparmor_enabled = false;
+  security::HostFacts host;  // measured by `ward exec` through the host's /proc
 };
 
 // Runs in the forked child; never returns. Waits for GO (the parent has put it

@@ -18,6 +18,7 @@
 #include "base/fd.hpp"
 #include "base/log.hpp"
 #include "hooks/hooks.hpp"
+#include "platform/path.hpp"
 #include "platform/sys.hpp"
 #include "process/protocol.hpp"
 #include "security/process.hpp"
@@ -96,23 +97,72 @@ Result<> make_controlling_tty(int slave) {
 
 namespace {
 
-Result<> chdir_cwd(const std::string& cwd) {
-  if (::chdir(cwd.c_str()) == 0) return {};
-  if (errno != ENOENT) return fail_sys("chdir to cwd {}", cwd);
-  // runc creates a missing cwd; we are already inside the pivoted root.
-  auto r = platform::mkdir_all(cwd, 0755);
-  if (!r) return std::unexpected(r.error().context("create cwd"));
-  if (::chdir(cwd.c_str()) != 0) return fail_sys("chdir to cwd {}", cwd);
-  return {};
+// process.cwd resolved inside the container's root ("/" once pivoted), never
+// through a magic link: a cwd of /proc/self/fd/N would otherwise name a
+// directory the runtime held open on the host (CVE-2024-21626).
+Result<UniqueFd> open_cwd(const std::string& cwd, bool create) {
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_sys("open container root");
+  auto fd = platform::open_in_root(root.get(), cwd, O_PATH | O_DIRECTORY);
+  if (!fd && fd.error().err == ENOENT && create) {
+    // runc creates a missing cwd (inside the root, before it goes read-only).
+    fd = platform::mkdir_all_in_root(root.get(), cwd, 0755);
+    if (!fd) return std::unexpected(fd.error().context("create cwd"));
+  }
+  if (!fd) return std::unexpected(fd.error().context(fmt::format("cwd {}", cwd)));
+  return fd;
 }
 
 }  // namespace
 
-std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t uid) {
+Result<> enter_cwd(const std::string& cwd) {
+  auto fd = open_cwd(cwd, false);
+  if (!fd) return std::unexpected(fd.error());
+  if (::fchdir(fd->get()) != 0) return fail_sys("chdir to cwd {}", cwd);
+  // The kernel's own view: a cwd outside the root reads "(unreachable)/..."
+  // (glibc turns that into ENOENT).
+  char buf[4096];
+  if (::getcwd(buf, sizeof buf) == nullptr || buf[0] != '/')
+    return fail_errno(errno ? errno : EPERM, "cwd {} is outside of the container's root", cwd);
+  return {};
+}
+
+namespace {
+}  // namespace
+
+Result<std::optional<std::string>> read_image_file(const char* path, size_t max) {
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_sys("open container root");
+  // O_NONBLOCK: a FIFO (or device) planted by the image must not hang us;
+  // then only a regular file is read.
+  auto fd = platform::open_in_root(root.get(), path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) {
+    if (fd.error().err == ENOENT) return std::optional<std::string>();
+    return std::unexpected(fd.error().context(fmt::format("image file {}", path)));
+  }
+  struct stat st{};
+  if (::fstat(fd->get(), &st) != 0) return fail_sys("stat {}", path);
+  if (!S_ISREG(st.st_mode)) return fail_errno(EINVAL, "image file {} is not a regular file", path);
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_sys("read {}", path);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max) return fail_errno(EFBIG, "image file {} is larger than {} bytes", path, max);
+  }
+  return std::optional<std::string>(std::move(out));
+}
+
+Result<std::vector<std::string>> with_home(const std::vector<std::string>& env, uint32_t uid) {
   for (const auto& e : env)
     if (e.starts_with("HOME=")) return env;
   std::string home = "/";
-  if (auto pw = platform::read_file("/etc/passwd")) {
+  auto pwr = read_image_file("/etc/passwd", 16 << 20);
+  if (!pwr) return std::unexpected(pwr.error());
+  if (const auto& pw = *pwr) {
     std::string_view rest = *pw;
     while (!rest.empty()) {
       size_t nl = rest.find('\n');
@@ -184,6 +234,12 @@ void container_init(const InitArgs& a) {
   const model::Config& cfg = *a.cfg;
   const model::Process& proc = *a.proc;
   child_prologue();
+  {
+    // Cloned, not exec'd: every fd `create` had open is here too (the state
+    // directory, the cgroup directory). Only the keep list survives (CVE-2024-21626).
+    const int keep[] = {sync, a.exec_listen_fd, log::fd()};
+    if (!security::close_fds_except(a.preserve_fds, keep)) ::_exit(1);
+  }
   auto go = platform::recv_with_fds(sync);
   if (!go || go->data.empty()) ::_exit(1);
   auto [kw, state_json] = split_message(go->data);
@@ -196,6 +252,10 @@ void container_init(const InitArgs& a) {
     created_state.replace(at, kCreating.size(), R"("status":"created")");
 
   INIT_TRY(sync, join_namespaces(cfg), "join namespaces");
+  security::HostFacts host = a.host;
+  // A joined user namespace: /proc is still the host's here (nothing of the
+  // container is mounted yet).
+  if (a.measure_setgroups) host.setgroups_allowed = security::measure_host_facts().setgroups_allowed;
   if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0)
     die(sync, Error{errno, "unshare cgroup namespace"});
   if (a.new_userns) {
@@ -223,6 +283,11 @@ void container_init(const InitArgs& a) {
   // after the mounts are set up and before pivot_root.
   INIT_TRY(sync, hooks::run(cfg.hooks.create_container, creating_state, "createContainer"), "");
   INIT_TRY(sync, rootfs::pivot(cfg, a.rootfs), "pivot root");
+  {
+    // Create a missing cwd now, while the root may still be written.
+    auto cwd = open_cwd(proc.cwd, true);
+    if (!cwd) die(sync, cwd.error());
+  }
 
   Pty pty;
   if (proc.terminal) {
@@ -232,7 +297,9 @@ void container_init(const InitArgs& a) {
     INIT_TRY(sync, rootfs::bind_console(pty.slave_path), "terminal");
   }
   INIT_TRY(sync, rootfs::finalize(cfg, a.rootfs), "finalize rootfs");
-  INIT_TRY(sync, chdir_cwd(proc.cwd), "");
+  // Resolved again after finalize, so a cwd under a read-only or masked path
+  // lands on what covers it, not on the dentry underneath.
+  INIT_TRY(sync, enter_cwd(proc.cwd), "");
   auto exe = find_executable(proc.args[0], proc.env);
   if (!exe) die(sync, exe.error());
   INIT_TRY(sync, security::apply_process_attrs(proc, cfg.linux.personality), "process attributes");
@@ -245,7 +312,9 @@ void container_init(const InitArgs& a) {
   std::vector<char*> argv, envp;
   for (const auto& s : proc.args) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
-  std::vector<std::string> env = with_home(proc.env, proc.user.uid);
+  auto envr = with_home(proc.env, proc.user.uid);
+  if (!envr) die(sync, envr.error());
+  const std::vector<std::string>& env = *envr;
   for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
 
@@ -275,7 +344,7 @@ void container_init(const InitArgs& a) {
   ::close(a.exec_listen_fd);
 
   INIT_TRY(conn, hooks::run(cfg.hooks.start_container, created_state, "startContainer"), "");
-  final_exec(conn, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled}, *exe, argv.data(), envp.data());
+  final_exec(conn, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled, host}, *exe, argv.data(), envp.data());
 }
 
 namespace {
@@ -308,7 +377,7 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   if (filter && !proc.no_new_privileges) load_filter(conn, *filter);
   INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "");
   INIT_TRY(conn, security::apply_selinux(proc), "selinux");
-  INIT_TRY(conn, security::apply_identity(proc), "user and capabilities");
+  INIT_TRY(conn, security::apply_identity(proc, f.host), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");
   if (filter && proc.no_new_privileges) load_filter(conn, *filter);
   ::execve(exe.c_str(), argv, envp);

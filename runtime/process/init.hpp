@@ -2,12 +2,14 @@
 // namespaces between clone3 and execve (see protocol.hpp for the sequence).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "base/fd.hpp"
 #include "model/config.hpp"
 #include "rootfs/rootfs.hpp"
 #include "seccomp/seccomp.hpp"
+#include "security/process.hpp"
 
 namespace ward::process {
 
@@ -24,6 +26,11 @@ struct InitArgs {
   bool new_keyring = true;  // join a fresh session keyring (--no-new-keyring clears it)
   bool new_userns = false;
   bool apparmor_enabled = false;
+  // cap_last_cap and setgroups, measured by the parent; `measure_setgroups`:
+  // the init re-reads setgroups of a joined user namespace through the host's
+  // /proc before any container mount exists.
+  security::HostFacts host;
+  bool measure_setgroups = false;
   bool new_cgroupns = false;  // unshare(CLONE_NEWCGROUP) after the parent placed us
   // CLONE_NEW* flags the child unshares itself once it is root in its new
   // user namespace, so those namespaces are owned by it (as runc does).
@@ -42,6 +49,7 @@ struct FinalExec {
   const seccomp::Program* filter = nullptr;
   int preserve_fds = 0;
   bool apparmor_enabled = false;  // measured by the parent, before pivot_root
+  security::HostFacts host;       // measured outside the container
 };
 [[noreturn]] void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, const std::string& exe,
                              char* const* argv, char* const* envp);
@@ -59,12 +67,23 @@ Result<> make_controlling_tty(int slave);
 // dumpable (CVE-2019-5736), default signal dispositions, empty signal mask.
 void child_prologue();
 
+// fchdir into process.cwd resolved inside the current root ("/": after
+// pivot_root or setns into the container's mount namespace) with
+// RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, then check getcwd() lies inside it.
+Result<> enter_cwd(const std::string& cwd);
+
 // Send ERROR{e} on `fd` and exit(1).
 [[noreturn]] void die(int fd, const Error& e);
 
 // `env` plus HOME from the container's /etc/passwd entry for `uid` (or "/")
 // when env has no HOME, as runc does. Call after pivot_root / setns(mnt).
-std::vector<std::string> with_home(const std::vector<std::string>& env, uint32_t uid);
+// The file at `path` is opened inside the root ("/"), O_NONBLOCK, and must be
+// a regular file (a FIFO there fails at once, naming it).
+Result<std::vector<std::string>> with_home(const std::vector<std::string>& env, uint32_t uid);
+
+// The contents of `path` in the current root ("/"), read without blocking:
+// nullopt when missing, an error when it is not a regular file or over `max`.
+Result<std::optional<std::string>> read_image_file(const char* path, size_t max);
 
 // Look up `file` like execvp in the PATH found in `env` ("PATH=..."); a name
 // with a slash is checked as given. Returns the path to execve.

@@ -28,12 +28,6 @@ std::string read_small(const char* path) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
-// True unless /proc/self/setgroups says "deny": user_namespaces(7) makes
-// setgroups(2) fail with EPERM then, for every process in the namespace.
-bool setgroups_allowed() {
-  std::string s = read_small("/proc/self/setgroups");
-  return s.rfind("deny", 0) != 0;
-}
 
 Result<> install_caps(const CapState& st) {
   cap_t caps = ::cap_init();
@@ -66,6 +60,16 @@ int kernel_last_cap() {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec == std::errc() && v > 0 && v < 64) return v;
   return static_cast<int>(::cap_max_bits()) - 1;
+}
+
+HostFacts measure_host_facts(pid_t pid) {
+  HostFacts h;
+  h.last_cap = kernel_last_cap();
+  // "deny": user_namespaces(7) makes setgroups(2) fail with EPERM for every
+  // process in the namespace.
+  std::string path = pid > 0 ? fmt::format("/proc/{}/setgroups", pid) : std::string("/proc/self/setgroups");
+  h.setgroups_allowed = read_small(path.c_str()).rfind("deny", 0) != 0;
+  return h;
 }
 
 Result<CapState> compute_cap_state(const std::optional<model::Capabilities>& caps, int last_cap) {
@@ -103,8 +107,8 @@ Result<CapState> compute_cap_state(const std::optional<model::Capabilities>& cap
   return st;
 }
 
-Result<> apply_identity(const model::Process& p) {
-  const int last_cap = kernel_last_cap();
+Result<> apply_identity(const model::Process& p, const HostFacts& host) {
+  const int last_cap = host.last_cap;
   auto st = compute_cap_state(p.capabilities, last_cap);
   if (!st) return std::unexpected(st.error().context("capabilities"));
   for (const auto& n : st->unknown)
@@ -125,7 +129,7 @@ Result<> apply_identity(const model::Process& p) {
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return fail_sys("prctl(PR_SET_KEEPCAPS)");
 
   const auto& u = p.user;
-  if (setgroups_allowed()) {
+  if (host.setgroups_allowed) {
     std::vector<gid_t> groups(u.additional_gids.begin(), u.additional_gids.end());
     // Always called, even empty: the supplementary groups of the runtime must
     // not leak into the container.

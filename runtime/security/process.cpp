@@ -248,6 +248,37 @@ Result<> mark_fds_cloexec_procfs(int first_unpreserved) {
 }
 }  // namespace detail
 
+Result<> close_fds_except(int preserve_fds, std::span<const int> keep) {
+  if (preserve_fds < 0) return fail_errno(EINVAL, "close fds: preserve_fds {}", preserve_fds);
+  const int first = 3 + preserve_fds;
+  int sorted[16];
+  size_t n = 0;
+  for (int fd : keep) {
+    if (fd < first) continue;
+    if (n == std::size(sorted)) return fail_errno(E2BIG, "close fds: too many fds to keep");
+    sorted[n++] = fd;
+  }
+  std::sort(sorted, sorted + n);
+  auto close_span = [](unsigned lo, unsigned hi) -> Result<> {
+    if (lo > hi) return {};
+    if (::syscall(SYS_close_range, lo, hi, 0) == 0) return {};
+    if (errno != ENOSYS) return fail_sys("close_range({}, {})", lo, hi);
+    // Pre-5.9 kernels: one close per open fd below the limit.
+    long max = ::sysconf(_SC_OPEN_MAX);
+    unsigned top = hi == ~0U ? static_cast<unsigned>(max > 0 ? max : 1024) - 1 : hi;
+    for (unsigned fd = lo; fd <= top; ++fd) ::close(static_cast<int>(fd));
+    return {};
+  };
+  unsigned lo = static_cast<unsigned>(first);
+  for (size_t i = 0; i < n; ++i) {
+    unsigned k = static_cast<unsigned>(sorted[i]);
+    if (k < lo) continue;  // duplicate
+    if (k > lo) WARD_TRY(close_span(lo, k - 1));
+    lo = k + 1;
+  }
+  return close_span(lo, ~0U);
+}
+
 Result<> mark_fds_cloexec(int first_unpreserved) {
   if (first_unpreserved < 0) return fail_errno(EINVAL, "mark fds cloexec from {}", first_unpreserved);
   // CLOEXEC rather than close: the init still needs its sync socket and exec

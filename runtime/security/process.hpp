@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "base/error.hpp"
@@ -53,11 +55,24 @@ Result<CapState> compute_cap_state(const std::optional<model::Capabilities>& cap
 // (/proc/sys/kernel/cap_last_cap, else libcap's cap_max_bits() - 1).
 int kernel_last_cap();
 
+// Facts about the host the identity step depends on, measured by the runtime
+// outside the container (the container's /proc can be faked by the image: a
+// low cap_last_cap would keep high bounding capabilities, a "deny" setgroups
+// would keep the runtime's supplementary groups).
+struct HostFacts {
+  int last_cap = 40;               // /proc/sys/kernel/cap_last_cap of the host
+  bool setgroups_allowed = true;   // /proc/<pid>/setgroups of the target user namespace
+};
+// Measure HostFacts through the host's /proc: cap_last_cap, and setgroups of
+// the user namespace `pid` is in (0: this process). Call before pivot_root or
+// setns into the container's mount namespace.
+HostFacts measure_host_facts(pid_t pid = 0);
+
 // Switch to p.user and install exactly p.capabilities: drop the bounding set,
-// PR_SET_KEEPCAPS, setgroups (skipped where /proc/self/setgroups is "deny"),
+// PR_SET_KEEPCAPS, setgroups (skipped where host.setgroups_allowed is false),
 // setresgid, setresuid, capset, then ambient raise. Needs CAP_SETUID,
 // CAP_SETGID and CAP_SETPCAP; fails naming the step that the kernel refused.
-Result<> apply_identity(const model::Process& p);
+Result<> apply_identity(const model::Process& p, const HostFacts& host);
 
 // prctl(PR_SET_NO_NEW_PRIVS) when p.no_new_privileges is set.
 Result<> apply_no_new_privs(const model::Process& p);
@@ -83,6 +98,12 @@ Result<> apply_selinux(const model::Process& p);
 // preserved fds reach the container (CVE-2024-21626). Uses
 // close_range(CLOSE_RANGE_CLOEXEC) and falls back to walking /proc/self/fd.
 Result<> mark_fds_cloexec(int first_unpreserved);
+
+// Close every fd >= 3 except 3 .. 3+preserve_fds-1 and those in `keep`
+// (CVE-2024-21626): run first thing in a child cloned from the runtime, so a
+// directory fd the runtime held (state dir, cgroup dir) cannot become the
+// container's way out. close_range(2), with a /proc/self/fd walk fallback.
+Result<> close_fds_except(int preserve_fds, std::span<const int> keep);
 
 namespace detail {
 // The /proc/self/fd walk used when close_range is unavailable (for tests).

@@ -48,7 +48,7 @@ std::string status_after_exec(const model::Process& p) {
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::dup2(fds[1], 1);
-    if (auto r = security::apply_identity(p); !r) {
+    if (auto r = security::apply_identity(p, security::measure_host_facts()); !r) {
       std::string m = "ERROR " + r.error().what();
       (void)!::write(1, m.data(), m.size());
       ::_exit(2);

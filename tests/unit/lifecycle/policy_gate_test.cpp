@@ -37,6 +37,13 @@ std::string restricted_config() {
       "seccomp":)" + seccomp + "}}";
 }
 
+// The 0.2 ms bound holds for optimized builds; a Debug or sanitizer build only reports.
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+constexpr bool kBounded = true;
+#else
+constexpr bool kBounded = false;
+#endif
+
 double cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -104,7 +111,7 @@ TEST_CASE("the check adds at most 0.2 ms of CPU to create (policy load, host fac
     double per = (cpu_seconds() - t0) / n * 1e3;
     std::filesystem::remove(path);
     MESSAGE("policy check at create, mode " << std::string(mode) << ": " << per << " ms CPU per container");
-    CHECK(per < 0.2);
+    if (kBounded) CHECK(per < 0.2);
   }
   // harden with no profile at all parses ward's default one (the seccomp compile that follows
   // in create costs more): measured, not bounded.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/log.hpp"
 #include "lifecycle/policy_gate.hpp"
 #include "spec/spec.hpp"
 
@@ -115,6 +116,7 @@ TEST_CASE("the check adds at most 0.2 ms of CPU to create (policy load, host fac
   }
   // harden with no profile at all parses ward's default one (the seccomp compile that follows
   // in create costs more): measured, not bounded.
+  log::setup("/dev/null", log::Format::text, false);  // harden logs each change
   auto bare = *cfg;
   bare.linux.seccomp.reset();
   lifecycle::Global g;

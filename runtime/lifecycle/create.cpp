@@ -235,6 +235,14 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   st.annotations = cfg.annotations;
   st.config_json = *text;
   st.has_pid_ns = cfg.find_namespace(NamespaceType::pid) != nullptr;
+  // A pid namespace joined by path can be the host's (a CRI hostPID pod joins its sandbox's):
+  // then the init's children outlive it, and delete must kill them as without one.
+  if (auto* n = cfg.find_namespace(NamespaceType::pid); n && !n->path.empty()) {
+    struct stat a{}, b{};
+    if (::stat(n->path.c_str(), &a) == 0 && ::stat("/proc/self/ns/pid", &b) == 0 && a.st_ino == b.st_ino &&
+        a.st_dev == b.st_dev)
+      st.has_pid_ns = false;
+  }
   st.hooks = {{"poststart", detail::hooks_to_json(cfg.hooks.poststart)},
               {"poststop", detail::hooks_to_json(cfg.hooks.poststop)}};
   WARD_TRY(store.save(st));

@@ -35,7 +35,8 @@ Result<model::Seccomp> default_seccomp() {
 // Evaluate (and harden) `cfg`, logging what audit, warn and harden record.
 Result<policy::Verdict> judge(const policy::Policy& p, model::Config& cfg, std::string_view what) {
   model::Seccomp def;
-  if (p.mode == policy::Mode::harden) {
+  // harden uses the default profile only where there is none (parsing it is most of its cost).
+  if (p.mode == policy::Mode::harden && !cfg.linux.seccomp) {
     auto d = default_seccomp();
     if (!d) return std::unexpected(d.error());
     def = std::move(*d);

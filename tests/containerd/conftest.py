@@ -29,6 +29,9 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 CTR_NS = "ward-ctr"      # containerd namespace for the ctr tests
 CRI_NS = "k8s.io"        # the namespace the CRI plugin always uses
 HANDLER = "restricted"   # the RuntimeClass handler name under test
+# The same runtime selected through the name ward-restricted (ward's policy "restricted",
+# docs/deploy): test_cri_policy.py. Kept apart from HANDLER, whose pods run as root.
+POLICY_HANDLER = "restricted-policy"
 BUSYBOX_IMAGE = "localhost/ward-test/busybox:1"
 PAUSE_IMAGE = "localhost/ward-test/pause:1"
 CMD_TIMEOUT = 60
@@ -86,6 +89,27 @@ disabled_plugins = [
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}.options]
         BinaryName = "{binary}"
         Root = "{handler_root}"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{policy_handler}]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{policy_handler}.options]
+        BinaryName = "{policy_binary}"
+        Root = "{policy_root}"
+"""
+
+# A CNI plugin that configures nothing and reports eth0 (or lo) with an address, so that pods
+# with a network namespace of their own can run without real networking.
+STUB_CNI = """#!/bin/sh
+conf=$(cat)
+v=$(printf '%s' "$conf" | sed -n 's/.*"cniVersion" *: *"\\([^"]*\\)".*/\\1/p' | head -n1)
+case "$CNI_COMMAND" in
+ADD)
+    if [ "$CNI_IFNAME" = lo ]; then ip=127.0.0.1/8; else ip=10.88.77.2/24; fi
+    printf '{"cniVersion":"%s","interfaces":[{"name":"%s","sandbox":"%s"}],"ips":[{"version":"4","address":"%s","interface":0}]}' "$v" "$CNI_IFNAME" "$CNI_NETNS" "$ip" ;;
+VERSION)
+    printf '{"cniVersion":"0.4.0","supportedVersions":["0.3.0","0.3.1","0.4.0"]}' ;;
+esac
+exit 0
 """
 
 
@@ -235,6 +259,9 @@ class Containerd:
         self.ctr_root = os.path.join(base, "ctr-runtime-root")      # ctr --runc-root
         self.handler_root = os.path.join(base, "restricted-root")   # CRI handler Root
         self.default_root = os.path.join(base, "default-root")      # CRI default runc Root
+        self.policy_root = os.path.join(base, "policy-root")        # POLICY_HANDLER's Root
+        self.policy_binary = os.path.join(base, "bin", "ward-restricted")
+        self.policy_dir = os.path.join(base, "policy")              # WARD_POLICY_PATH
         self.rootfs = os.path.join(base, "rootfs")
         self.fifo_dir = os.path.join(base, "fifo")                  # ctr's stdio fifos
         self.proc = None
@@ -253,15 +280,43 @@ class Containerd:
         self.pause_tar = images.build_image_tar(
             pause_root, PAUSE_IMAGE, os.path.join(self.base, "pause.tar"), entrypoint=["/pause"])
 
+    def setup_policy_and_cni(self):
+        """ward-restricted -> the runtime under test; its "restricted" policy is the shipped one
+        plus this containerd's root and state (where it keeps the pods' hosts, resolv.conf and
+        shm files); the stub CNI plugin as the only network."""
+        os.makedirs(os.path.dirname(self.policy_binary))
+        os.symlink(self.binary, self.policy_binary)
+        os.makedirs(self.policy_dir)
+        with open(os.path.join(REPO, "profiles", "policy", "restricted.json")) as f:
+            pol = json.load(f)
+        pol["allowedHostPaths"] += [os.path.join(self.base, "root"), os.path.join(self.base, "state")]
+        with open(os.path.join(self.policy_dir, "restricted.json"), "w") as f:
+            json.dump(pol, f)
+        for d in ("cni/bin", "cni/conf"):
+            os.makedirs(os.path.join(self.base, d))
+        for name in ("ward-test-cni", "loopback"):
+            path = os.path.join(self.base, "cni", "bin", name)
+            with open(path, "w") as f:
+                f.write(STUB_CNI)
+            os.chmod(path, 0o755)
+        with open(os.path.join(self.base, "cni", "conf", "10-ward-test.conflist"), "w") as f:
+            json.dump({"cniVersion": "0.4.0", "name": "ward-test",
+                       "plugins": [{"type": "ward-test-cni"}]}, f)
+
     def start(self):
+        self.setup_policy_and_cni()
         with open(self.config, "w") as f:
             f.write(CONFIG.format(base=self.base, sock=self.sock, binary=self.binary,
                                   pause_image=PAUSE_IMAGE, handler=HANDLER,
                                   handler_root=self.handler_root,
-                                  default_root=self.default_root))
+                                  default_root=self.default_root,
+                                  policy_handler=POLICY_HANDLER,
+                                  policy_binary=self.policy_binary,
+                                  policy_root=self.policy_root))
         logf = open(self.log, "w")
+        env = dict(os.environ, WARD_POLICY_PATH=self.policy_dir)
         self.proc = subprocess.Popen(["containerd", "--config", self.config],
-                                     stdout=logf, stderr=subprocess.STDOUT,
+                                     stdout=logf, stderr=subprocess.STDOUT, env=env,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         logf.close()
         ok = wait_until(lambda: self.proc.poll() is not None or

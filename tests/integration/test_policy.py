@@ -6,6 +6,9 @@ check|show`. The messages are ward's own wording."""
 import copy
 import json
 import os
+import time
+
+import harness
 
 import pytest
 
@@ -353,3 +356,34 @@ def test_policy_check_and_show(env):
     p = env.rt.run("policy", "show", "nope")
     assert p.returncode == 1
     assert one_line_error(p).startswith('ward: policy "nope": not found in ')
+
+
+def test_delete_kills_children_when_the_joined_pid_namespace_is_the_hosts(env):
+    """A CRI hostPID pod joins its sandbox's pid namespace by path, and that is the host's:
+    children of the init then outlive it, so delete must kill them (found by
+    tests/containerd/test_cri_policy.py's host-pid pod under the default handler)."""
+    b = env.bundle(["/bin/sh", "-c", "/probe sleep 1000 & wait"])
+    for n in b.config["linux"]["namespaces"]:
+        if n["type"] == "pid":
+            n["path"] = f"/proc/{os.getpid()}/ns/pid"
+    b.write()
+    cid = env.cid()
+    rc, _, err = env.detached("run", "-d", "--bundle", b.path, cid)
+    assert rc == 0, err
+    st = env.wait_status(cid, "running")
+    def procs():
+        out = set()
+        for d in harness.cgroup_dirs(b.cgroups_path):
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                out |= set(f.read().split())
+        return out
+
+    deadline = time.time() + 5
+    while len(procs()) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(procs()) == 2, procs()
+    os.kill(st["pid"], 9)
+    env.wait_status(cid, "stopped")
+    p = env.rt.run("delete", cid)
+    assert p.returncode == 0, p.stderr
+    assert not harness.cgroup_dirs(b.cgroups_path)

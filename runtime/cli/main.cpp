@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   cli::register_commands(app, g);
   cli::register_more_commands(app, g);
   cli::register_policy_commands(app, g, argv[0]);
+  cli::register_monitor_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

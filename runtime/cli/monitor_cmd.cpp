@@ -1,0 +1,25 @@
+// `ward monitor --listen HOST:PORT --root DIR [--root DIR ...] [--audit-log FILE] [--rules FILE]`:
+// runs the monitor daemon in the foreground until SIGTERM.
+#include "cli/commands.hpp"
+#include "monitor/monitor.hpp"
+
+namespace ward::cli {
+
+void register_monitor_command(CLI::App& app, Globals& g) {
+  static monitor::Options mo;
+  auto* m = app.add_subcommand("monitor", "watch the processes of ward containers: rules, alerts, Prometheus metrics");
+  m->add_option("--listen", mo.listen, "HOST:PORT for /metrics and /healthz")->capture_default_str();
+  m->add_option("--root", mo.roots, "state root to watch (repeatable; default the global --root)")->allow_extra_args(false);
+  m->add_option("--audit-log", mo.audit_log, "audit log for alerts and exec exits (default the global --audit-log)");
+  m->add_option("--rules", mo.rules_file, "rules file (JSON; default the built-in rules)");
+  m->callback([&g] {
+    g.action = [&g] {
+      if (mo.roots.empty()) mo.roots.push_back(g.lc.root);
+      if (mo.audit_log.empty()) mo.audit_log = g.audit_log;
+      auto r = monitor::run(mo);
+      return r ? 0 : report(r.error().context("monitor"));
+    };
+  });
+}
+
+}  // namespace ward::cli

@@ -397,7 +397,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--state", required=True)
     ap.add_argument("--prefix", required=True, help="absolute cgroupsPath prefix")
-    ap.add_argument("-n", type=int, default=30, help="runs per cell")
+    ap.add_argument("-n", type=int, help="runs per cell (30; 2 with --short)")
     ap.add_argument("--chunk", type=int, default=5)
     ap.add_argument("--parallel", type=int, default=100)
     ap.add_argument("--conc", type=int, default=20)
@@ -408,7 +408,9 @@ def main():
     ap.add_argument("runtimes", nargs="*", default=["ward", "crun", "runc"])
     a = ap.parse_args()
     if a.short:
-        a.n, a.chunk, a.parallel, a.conc, a.containers = 2, 1, 10, 5, 10
+        a.chunk, a.parallel, a.conc, a.containers = 1, 10, 5, 10
+    if a.n is None:
+        a.n = 2 if a.short else 30
     b = Bench(a)
     if "ward" not in b.rts:
         print("bench: no ward binary", file=sys.stderr)

@@ -197,7 +197,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   if (!cg) return std::unexpected(cg.error().context("config.json: linux.cgroupsPath"));
   std::optional<seccomp::Program> filter;
   if (cfg.linux.seccomp) {
-    auto p = seccomp::compile(*cfg.linux.seccomp);
+    auto p = seccomp::compile(*cfg.linux.seccomp, g.root);
     if (!p) return std::unexpected(p.error().context("config.json: linux.seccomp"));
     filter = std::move(*p);
   }

@@ -97,7 +97,7 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
 
   std::optional<seccomp::Program> filter;
   if (cfg->linux.seccomp) {
-    auto p = seccomp::compile(*cfg->linux.seccomp);
+    auto p = seccomp::compile(*cfg->linux.seccomp, g.root);
     if (!p) return std::unexpected(p.error().context("seccomp"));
     filter = std::move(*p);
   }

@@ -55,8 +55,10 @@ Result<> write_file_atomic(const std::string& path, std::string_view data, mode_
   std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) return fail_sys("open {}", tmp);
+  // No fsync: rename(2) alone makes readers see the old file or the new one whole, which is
+  // all the state and pid files need; they describe live processes, which a crash of the
+  // host ends anyway (and the state root is a tmpfs on real hosts).
   auto r = write_all(fd.get(), data, tmp);
-  if (r && ::fsync(fd.get()) != 0) r = fail_sys("fsync {}", tmp);
   fd.reset();
   if (r && ::rename(tmp.c_str(), path.c_str()) != 0) r = fail_sys("rename {} to {}", tmp, path);
   if (!r) ::unlink(tmp.c_str());

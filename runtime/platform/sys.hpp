@@ -20,7 +20,8 @@ namespace ward::platform {
 Result<std::string> read_file(const std::string& path);
 // Write `data` to an existing or new file (O_TRUNC), mode 0644 when created.
 Result<> write_file(const std::string& path, std::string_view data);
-// Write `data` to `path` atomically: a temp file in the same directory, fsync, rename.
+// Write `data` to `path` atomically for readers: a temp file in the same directory, then
+// rename. Not durable across a host crash (no fsync): for state of live processes only.
 Result<> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 // mkdir -p with `mode` for every created component.
 Result<> mkdir_all(const std::string& path, mode_t mode);

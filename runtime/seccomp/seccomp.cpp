@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <array>
 #include <cstring>
 #include <memory>
@@ -225,6 +226,97 @@ Result<std::vector<sock_filter>> export_bpf(scmp_filter_ctx ctx) {
   return bpf;
 }
 
+constexpr uint32_t kX32Bit = 0x40000000;  // __X32_SYSCALL_BIT, asm/unistd.h
+constexpr uint32_t kRetEnosys = SECCOMP_RET_ERRNO | ENOSYS;
+
+sock_filter stmt(uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; }
+sock_filter jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) {
+  return sock_filter{code, jt, jf, k};
+}
+
+// The largest syscall number the profile names, per architecture section: what the profile
+// knows of. A section is one AUDIT_ARCH value, split on x86_64 into the x86_64 ABI and x32
+// (same AUDIT_ARCH, __X32_SYSCALL_BIT set in nr).
+struct ArchMax {
+  uint32_t audit_arch;
+  int64_t native = -1;  // largest nr of the ABI without the x32 bit
+  int64_t x32 = -1;     // x86_64 only: largest x32 nr (bit included)
+};
+
+// -ENOSYS for every syscall newer than the profile (runc's patchbpf stub): with a denying
+// default, a syscall the profile predates would otherwise fail with the default errno and
+// libc would not fall back (glibc tries clone3 before clone, faccessat2 before faccessat
+// only on ENOSYS). Prepended to libseccomp's program; per listed architecture (the native
+// one when none is listed): `ld arch; jeq ARCH; ld nr; [x32 split]; jgt MAX -> ENOSYS; ja
+// filter`. Architectures whose largest number is 0 get no section, as in runc.
+std::vector<sock_filter> enosys_stub(const model::Seccomp& cfg) {
+  std::vector<uint32_t> tokens;
+  for (const auto& name : cfg.architectures) {
+    auto it = std::find_if(kArchs.begin(), kArchs.end(),
+                           [&](const ArchName& a) { return name == a.name; });
+    if (it == kArchs.end()) continue;
+    if (uint32_t t = seccomp_arch_resolve_name(it->scmp)) tokens.push_back(t);
+  }
+  if (tokens.empty()) tokens.push_back(seccomp_arch_native());
+  std::vector<ArchMax> sections;
+  for (uint32_t token : tokens) {
+    bool x32 = token == SCMP_ARCH_X32;
+    uint32_t audit = x32 ? SCMP_ARCH_X86_64 : token;  // libseccomp's tokens are AUDIT_ARCH values
+    int64_t mx = -1;
+    for (const auto& s : cfg.syscalls)
+      for (const auto& n : s.names) {
+        int nr = seccomp_syscall_resolve_name_arch(token, n.c_str());
+        if (nr >= 0) mx = std::max<int64_t>(mx, nr);
+      }
+    if (mx <= 0 || (x32 && mx <= static_cast<int64_t>(kX32Bit))) continue;
+    auto it = std::find_if(sections.begin(), sections.end(),
+                           [&](const ArchMax& a) { return a.audit_arch == audit; });
+    if (it == sections.end()) it = sections.insert(sections.end(), ArchMax{audit});
+    (x32 ? it->x32 : it->native) = mx;
+  }
+  if (sections.empty()) return {};
+
+  // Every jump inside a section is short; the jump to the filter is a ja with a 32-bit
+  // offset, patched once the stub's length is known.
+  std::vector<sock_filter> out;
+  std::vector<size_t> to_filter;
+  out.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+  for (const auto& a : sections) {
+    std::vector<sock_filter> body;
+    body.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+    bool has_x32_bit = a.audit_arch == SCMP_ARCH_X86_64;
+    auto k = [](int64_t v) { return static_cast<uint32_t>(v); };
+    if (has_x32_bit && a.native >= 0 && a.x32 >= 0) {
+      body.push_back(jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 1, 0));  // x32 -> +2
+      body.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, k(a.native), 1, 2));
+      body.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, k(a.x32), 0, 1));
+    } else if (has_x32_bit) {
+      // Only one ABI is known: the other one's numbers go straight to the filter.
+      bool native = a.native >= 0;
+      body.push_back(jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, native ? 2 : 0, native ? 0 : 2));
+      body.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, k(native ? a.native : a.x32), 0, 1));
+    } else {
+      body.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, k(a.native), 0, 1));
+    }
+    body.push_back(stmt(BPF_RET | BPF_K, kRetEnosys));
+    body.push_back(stmt(BPF_JMP | BPF_JA, 0));
+    // Not this architecture: skip the section, A still holds the arch.
+    out.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, a.audit_arch, 0, static_cast<uint8_t>(body.size())));
+    out.insert(out.end(), body.begin(), body.end());
+    to_filter.push_back(out.size() - 1);
+  }
+  for (size_t pc : to_filter) out[pc].k = static_cast<uint32_t>(out.size() - (pc + 1));
+  return out;
+}
+
+bool stub_applies(const model::Seccomp& cfg) {
+  using A = model::SeccompAction;
+  // A permissive default has nothing to fall back from; a default that already says ENOSYS
+  // needs no stub (runc's generatePatch makes the same two exceptions).
+  if (cfg.default_action == A::allow || cfg.default_action == A::log) return false;
+  return cfg.default_errno_ret.value_or(EPERM) != ENOSYS;
+}
+
 }  // namespace
 
 Result<Program> compile(const model::Seccomp& cfg) {
@@ -298,6 +390,13 @@ Result<Program> compile(const model::Seccomp& cfg) {
   auto bpf = export_bpf(ctx.get());
   if (!bpf) return std::unexpected(bpf.error().context("compile seccomp filter"));
   prog.bpf = std::move(*bpf);
+  if (stub_applies(cfg)) {
+    auto stub = enosys_stub(cfg);
+    prog.bpf.insert(prog.bpf.begin(), stub.begin(), stub.end());
+    if (prog.bpf.size() > BPF_MAXINSNS)
+      return fail_errno(EINVAL, "seccomp program has {} instructions, kernel limit is {}",
+                        prog.bpf.size(), BPF_MAXINSNS);
+  }
   return prog;
 }
 

@@ -30,6 +30,27 @@ struct Program {
 // non-ERRNO/TRACE action, unknown architectures or flags, flags the kernel lacks.
 Result<Program> compile(const model::Seccomp& cfg);
 
+// compile(), through a cache of compiled programs in `<state_root>/@seccomp-cache`
+// (not a valid container id, so `list` never sees it): a profile seen before costs
+// no libseccomp work. An entry is keyed by the SHA-256 of the profile's content,
+// ward's cache format and version, libseccomp's version, the native architecture
+// and the kernel (uname release, version, machine, which decide the flags and
+// actions it has). It is used only when the directory and the file belong to this
+// user and are writable by nobody else, the file has one link, it holds the full
+// key (compared byte for byte), its SHA-256 checksum matches and its BPF is well
+// formed; otherwise it is recompiled. Entries are written to a temporary name and
+// renamed into place, so concurrent creates never see a partial one. A cache that
+// cannot be read or written only costs the compile; errors are compile()'s.
+Result<Program> compile(const model::Seccomp& cfg, const std::string& state_root);
+
+// The cache key's text for `cfg` on this host (see compile(cfg, state_root)).
+std::string cache_key(const model::Seccomp& cfg);
+
+// True when `bpf` is a program the kernel's seccomp checker would accept in shape:
+// 1..BPF_MAXINSNS instructions of the classic-BPF subset seccomp allows, aligned
+// loads inside struct seccomp_data, every jump inside the program, ending in RET.
+bool well_formed(std::span<const sock_filter> bpf);
+
 // Install `prog` on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER).
 // Returns the notify listener fd (O_CLOEXEC) when prog.uses_notify, else -1.
 // No allocation. Needs no_new_privs or CAP_SYS_ADMIN; fails with the errno.

@@ -188,6 +188,53 @@ def test_allow_overrides_errno_default(env, sysprobe):
     assert cl.result(out, "bpf") == (-1, cl.EPERM)
 
 
+# Syscalls added to x86_64 after Linux 5.2 (pidfd_send_signal, 424, and later): a profile
+# without them is one written before clone3 (435) and faccessat2 (439) existed.
+SINCE_5_3 = {
+    "pidfd_send_signal", "io_uring_setup", "io_uring_enter", "io_uring_register", "open_tree",
+    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "pidfd_open", "clone3",
+    "close_range", "openat2", "pidfd_getfd", "faccessat2", "process_madvise", "epoll_pwait2",
+    "mount_setattr", "quotactl_fd", "landlock_create_ruleset", "landlock_add_rule",
+    "landlock_restrict_self", "memfd_secret", "process_mrelease", "futex_waitv",
+    "set_mempolicy_home_node", "cachestat", "fchmodat2", "map_shadow_stack", "futex_wake",
+    "futex_wait", "futex_requeue", "statmount", "listmount", "lsm_get_self_attr",
+    "lsm_set_self_attr", "lsm_list_modules", "mseal", "setxattrat", "getxattrat",
+    "listxattrat", "removexattrat", "open_tree_attr"}
+
+
+def test_newer_syscalls_enosys_so_glibc_falls_back(env, sysprobe):
+    """A deny-by-default profile older than clone3 and faccessat2 (issue 15, item 15): those
+    syscalls get ENOSYS, not the default errno (runc's patchbpf stub), so glibc falls back to
+    clone and to its faccessat emulation: a thread starts and faccessat(AT_EACCESS) works.
+    Older syscalls the profile leaves out keep the default EPERM."""
+    prof = cl.load_json(DEFAULT_PROFILE)
+    for s in prof["syscalls"]:
+        s["names"] = [n for n in s["names"] if n not in SINCE_5_3]
+    prof["syscalls"] = [s for s in prof["syscalls"] if s["names"]]
+    b = sys_bundle(env, sysprobe, ["thread", "faccessat-eaccess", "/sysprobe",
+                                   "syscall", "435", "syscall", "439", "syscall", "1000",
+                                   "kexec_load", "getppid"], prof)
+    rc, out, err = cl.run_fg(env, b)
+    assert rc == 0, (rc, out, err)
+    assert cl.result(out, "thread") == (0, 0), out
+    assert cl.result(out, "faccessat-eaccess") == (0, 0), out
+    for i in range(3):  # clone3, faccessat2, a number no kernel has yet
+        assert cl.result(out, "syscall", i) == (-1, cl.ENOSYS), out
+    assert cl.result(out, "kexec_load") == (-1, cl.EPERM), out
+    assert cl.result(out, "getppid") == (0, 0), out
+
+
+def test_newer_syscalls_keep_an_enosys_default(env, sysprobe):
+    """defaultErrnoRet ENOSYS already says 'unknown syscall': every unlisted call gets it."""
+    prof = cl.load_json(DEFAULT_PROFILE)
+    prof["defaultErrnoRet"] = cl.ENOSYS
+    b = sys_bundle(env, sysprobe, ["kexec_load", "syscall", "1000"], prof)
+    rc, out, err = cl.run_fg(env, b)
+    assert rc == 0, (rc, out, err)
+    assert cl.result(out, "kexec_load") == (-1, cl.ENOSYS), out
+    assert cl.result(out, "syscall") == (-1, cl.ENOSYS), out
+
+
 # --- NOTIFY --------------------------------------------------------------------------------
 
 # struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes), <linux/seccomp.h>

@@ -14,6 +14,11 @@
  *                          the call with arguments that have no side effect when allowed
  *   usual                  a battery of ordinary syscalls; "usual 0 0" or "usual -1 ERRNO WHICH"
  *   mark TEXT              print "mark TEXT" (progress marker)
+ *   thread                 pthread_create of a thread that returns at once (glibc tries clone3
+ *                          first, clone after ENOSYS): "thread 0 0" or "thread -1 ERRNO"
+ *   faccessat-eaccess PATH glibc's faccessat(X_OK, AT_EACCESS) (faccessat2 first, emulated
+ *                          with fstatat after ENOSYS)
+ *   syscall NR             the raw syscall NR with zero arguments
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -215,6 +220,21 @@ int main(int argc, char **argv) {
                 dprintf(1, "usual -1 %d %s\n", errno ? errno : -1, f);
             else
                 report("usual", 0, 0);
+        } else if (!strcmp(a, "thread")) {
+            pthread_t t;
+            int e = pthread_create(&t, NULL, noop_thread, NULL);
+            if (e == 0)
+                pthread_join(t, NULL);
+            report("thread", e ? -1 : 0, e);
+        } else if (!strcmp(a, "faccessat-eaccess")) {
+            errno = 0;
+            int r = faccessat(AT_FDCWD, x, X_OK, AT_EACCESS);
+            report("faccessat-eaccess", r, errno);
+            i++;
+        } else if (!strcmp(a, "syscall")) {
+            long nr = strtol(x, NULL, 0);
+            CALL("syscall", nr, 0, 0, 0, 0, 0, 0);
+            i++;
         } else if (!strcmp(a, "mark")) {
             dprintf(1, "mark %s\n", x);
             i++;

@@ -64,7 +64,9 @@ TEST_CASE("allow by default, ERRNO rules return EPERM or errnoRet") {
 TEST_CASE("defaultAction ERRNO uses defaultErrnoRet, EPERM without it") {
   model::Seccomp cfg;
   cfg.default_action = SeccompAction::errno_;
-  cfg.syscalls = {rule({"read", "write"}, SeccompAction::allow)};
+  // exit_group (231 on x86_64) makes getppid (110) older than the profile, so the default
+  // applies to it rather than the -ENOSYS stub.
+  cfg.syscalls = {rule({"read", "write", "exit_group"}, SeccompAction::allow)};
   CHECK(eval(build(cfg), call("getppid")) == (SECCOMP_RET_ERRNO | EPERM));
   cfg.default_errno_ret = EACCES;
   auto p = build(cfg);
@@ -134,6 +136,92 @@ TEST_CASE("architectures: listed ones are filtered, others hit the bad-arch acti
   seccomp_data foreign = call("getpid");
   foreign.arch = seccomp_arch_native() == SCMP_ARCH_AARCH64 ? SCMP_ARCH_PPC64LE : SCMP_ARCH_AARCH64;
   CHECK(eval(p, foreign) == SECCOMP_RET_KILL_THREAD);
+}
+
+TEST_CASE("a denying default returns ENOSYS for syscalls newer than the profile") {
+  model::Seccomp cfg;
+  cfg.default_action = SeccompAction::errno_;
+  cfg.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+  cfg.syscalls = {rule({"read", "write", "getppid", "exit_group"}, SeccompAction::allow)};
+  auto p = build(cfg);
+  constexpr uint32_t enosys = SECCOMP_RET_ERRNO | ENOSYS, eperm = SECCOMP_RET_ERRNO | EPERM;
+  auto nr = [](uint32_t arch, const char* name) {
+    seccomp_data d{};
+    d.arch = arch;
+    d.nr = seccomp_syscall_resolve_name_arch(arch, name);
+    REQUIRE_MESSAGE(d.nr >= 0, name);
+    return d;
+  };
+  const uint32_t native = seccomp_arch_native();
+  CHECK(eval(p, call("getppid")) == SECCOMP_RET_ALLOW);
+  CHECK(eval(p, call("exit_group")) == SECCOMP_RET_ALLOW);
+  // Older than the newest syscall the profile names: the default (EPERM).
+  CHECK(eval(p, call("getpid")) == eperm);
+  // Newer: ENOSYS, so that glibc falls back (clone3 -> clone, faccessat2 -> faccessat).
+  CHECK(eval(p, call("clone3")) == enosys);
+  CHECK(eval(p, call("faccessat2")) == enosys);
+  seccomp_data unknown = call("getpid");
+  unknown.nr = 1000;
+  CHECK(eval(p, unknown) == enosys);
+  if (native == SCMP_ARCH_X86_64) {
+    // i386 has its own table (exit_group 252) and its own limit.
+    CHECK(eval(p, nr(SCMP_ARCH_X86, "getppid")) == SECCOMP_RET_ALLOW);
+    CHECK(eval(p, nr(SCMP_ARCH_X86, "getpid")) == eperm);
+    CHECK(eval(p, nr(SCMP_ARCH_X86, "clone3")) == enosys);
+    // x32 shares AUDIT_ARCH_X86_64 and is told apart by __X32_SYSCALL_BIT.
+    seccomp_data x32 = call("getpid");
+    x32.nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X32, "getpid");
+    CHECK(eval(p, x32) == eperm);
+    x32.nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X32, "getppid");
+    CHECK(eval(p, x32) == SECCOMP_RET_ALLOW);
+    // A foreign architecture still meets libseccomp's bad-arch action.
+    seccomp_data arm = call("getpid");
+    arm.arch = SCMP_ARCH_AARCH64;
+    CHECK(eval(p, arm) == SECCOMP_RET_KILL_THREAD);
+  }
+
+  SUBCASE("x86_64 without x32: x32 numbers go to the filter") {
+    if (native != SCMP_ARCH_X86_64) return;
+    cfg.architectures = {"SCMP_ARCH_X86_64"};
+    auto q = build(cfg);
+    CHECK(eval(q, call("clone3")) == enosys);
+    seccomp_data x32 = call("getpid");
+    x32.nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X32, "clone3");
+    CHECK(eval(q, x32) == SECCOMP_RET_KILL_THREAD);  // not an ABI of this filter
+  }
+  SUBCASE("no architectures listed: the native one") {
+    cfg.architectures.clear();
+    auto q = build(cfg);
+    CHECK(eval(q, call("clone3")) == enosys);
+    CHECK(eval(q, call("getpid")) == eperm);
+  }
+  SUBCASE("a KILL default gets the stub too (runc)") {
+    cfg.default_action = SeccompAction::kill_process;
+    auto q = build(cfg);
+    CHECK(eval(q, call("clone3")) == enosys);
+    CHECK(eval(q, call("getpid")) == SECCOMP_RET_KILL_PROCESS);
+  }
+  SUBCASE("no stub when the default already is ENOSYS or allows") {
+    auto with = build(cfg).bpf.size();
+    cfg.default_errno_ret = ENOSYS;
+    auto q = build(cfg);
+    CHECK(q.bpf.size() < with);
+    CHECK(eval(q, call("getpid")) == enosys);
+    cfg.default_errno_ret.reset();
+    cfg.default_action = SeccompAction::allow;
+    cfg.syscalls = {rule({"getppid"}, SeccompAction::errno_)};
+    auto r = build(cfg);
+    CHECK(eval(r, unknown) == SECCOMP_RET_ALLOW);
+    CHECK(eval(r, call("clone3")) == SECCOMP_RET_ALLOW);
+  }
+  SUBCASE("an explicit rule for a newer syscall wins") {
+    cfg.syscalls.push_back(rule({"clone3"}, SeccompAction::errno_, {}, EACCES));
+    auto q = build(cfg);
+    CHECK(eval(q, call("clone3")) == (SECCOMP_RET_ERRNO | EACCES));
+    // Naming clone3 makes everything up to it known: older ones get the default.
+    CHECK(eval(q, call("pidfd_open")) == eperm);
+    CHECK(eval(q, call("faccessat2")) == enosys);
+  }
 }
 
 TEST_CASE("argument operators") {

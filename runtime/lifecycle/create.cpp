@@ -289,11 +289,15 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   if (!stime) return fail("container process exited during create");
   st.start_time = *stime;
 
-  std::string creating = hook_state(st, state::Status::creating);
+  // runtime-spec 1.2 runtime.md: "creating" is lifecycle step 2 only; the
+  // hooks run after it, so they see "created" (as crun; runc 1.1 says
+  // "creating", see conformance/DIFFERENCES.md).
+  std::string creating = hook_state(st, state::Status::created);
   // runtime-spec: prestart (deprecated) and createRuntime hooks run in the
-  // runtime's namespace after the container's namespaces exist.
-  WARD_TRY(hooks::run(cfg.hooks.prestart, creating, "prestart"));
-  WARD_TRY(hooks::run(cfg.hooks.create_runtime, creating, "createRuntime"));
+  // runtime's namespace after the container's namespaces exist; runc runs
+  // them in the bundle directory.
+  WARD_TRY(hooks::run(cfg.hooks.prestart, creating, "prestart", st.bundle));
+  WARD_TRY(hooks::run(cfg.hooks.create_runtime, creating, "createRuntime", st.bundle));
 
   WARD_TRY(platform::send_with_fds(parent_end.get(), fmt::format("{}\n{}", process::kGo, creating), {}));
   auto msg = platform::recv_with_fds(parent_end.get());
@@ -373,7 +377,7 @@ Result<> start(const Global& g, const std::string& id) {
   WARD_TRY(store.save(*st));
   auto poststart = detail::hooks_from_json(st->hooks.value("poststart", nlohmann::json::array()));
   if (!poststart.empty()) {
-    auto r = hooks::run(poststart, hook_state(*st, state::Status::running), "poststart");
+    auto r = hooks::run(poststart, hook_state(*st, state::Status::running), "poststart", st->bundle);
     if (!r) {
       // As runc: a failed poststart hook destroys the container.
       (void)detail::kill_and_wait(*st);

@@ -141,3 +141,115 @@ def test_log_that_cannot_be_opened_fails(running, env, log):
     assert r.returncode != 0
     assert "no such file or directory" in r.stderr.lower()
     assert not os.path.exists(os.path.join(env.dir, "invalid:"))
+
+
+# ---- hooks ---------------------------------------------------------------------------------
+
+def hook_sh(script):
+    return {"path": "/bin/sh", "args": ["sh", "-c", script]}
+
+
+def test_hooks_run_in_bundle_dir(ctrs, env):
+    """Item 23: prestart, createRuntime and poststart run in the bundle directory."""
+    c = ctrs(sh("exec sleep 600"), name="hooks")
+    out = env.path("hookout")
+    os.makedirs(out)
+    c.config["hooks"] = {
+        ph: [hook_sh(f"pwd > {out}/{ph}.cwd")] for ph in ("prestart", "createRuntime", "poststart")
+    }
+    c.start()
+    for ph in ("prestart", "createRuntime", "poststart"):
+        assert wait_for(lambda: read(f"{out}/{ph}.cwd", "").strip(), 10) == c.b.path, ph
+
+
+@pytest.mark.ward_only
+def test_poststop_failures_warn_and_the_rest_run_in_bundle_dir(ctrs, env):
+    """Item 3 (and 23): a failing poststop hook is a warning and the later ones still run
+    (runtime-spec config.md; runc 1.1.5 stops at the first failure); poststop runs in the
+    bundle directory for `delete` as for `run` (runc 1.1.5: only for `run`)."""
+    c = ctrs(["/bin/true"], name="poststop")
+    out = env.path("poststop-out")
+    os.makedirs(out)
+    c.config["hooks"] = {"poststop": [hook_sh(f"pwd > {out}/first; exit 1"),
+                                      hook_sh(f"pwd > {out}/second"),
+                                      hook_sh("exit 7"),
+                                      hook_sh(f"echo ran > {out}/fourth")]}
+    c.start()
+    wait_for(lambda: c.status() == "stopped", 10)
+    r = env.rt.run("delete", c.id)
+    assert r.returncode == 0, r.stderr
+    assert c.state() is None
+    assert read(f"{out}/first").strip() == c.b.path
+    assert read(f"{out}/second").strip() == c.b.path
+    assert read(f"{out}/fourth").strip() == "ran"
+    warnings = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(warnings) == 2 and "poststop hook #0" in warnings[0] and "poststop hook #2" in warnings[1]
+
+
+@pytest.mark.ward_only
+def test_hooks_before_start_see_status_created(ctrs, env):
+    """Item 16: runtime-spec 1.2 puts prestart/createRuntime/createContainer after lifecycle
+    step 2, so they see "created" (runc 1.1 says "creating"; conformance/DIFFERENCES.md)."""
+    c = ctrs(["/bin/true"], name="hookstate")
+    out = env.path("hookstate-out")
+    os.makedirs(out)
+    c.config["hooks"] = {ph: [hook_sh(f"cat > {out}/{ph}.json")]
+                         for ph in ("prestart", "createRuntime", "createContainer", "poststart",
+                                    "poststop")}
+    c.start()
+    wait_for(lambda: c.status() == "stopped", 10)
+    assert env.rt.run("delete", c.id).returncode == 0
+    status = {ph: json.loads(read(f"{out}/{ph}.json"))["status"]
+              for ph in ("prestart", "createRuntime", "createContainer", "poststart", "poststop")}
+    assert status == {"prestart": "created", "createRuntime": "created",
+                      "createContainer": "created", "poststart": "running", "poststop": "stopped"}
+
+
+# ---- list / delete -------------------------------------------------------------------------
+
+def test_list_json_owner_matches_table(running, env):
+    """Item 31: `list --format json` names the owner as the table does ("root")."""
+    r = env.rt.run("list", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    (entry,) = [e for e in json.loads(r.stdout) if e["id"] == running.id]
+    assert entry["owner"] == "root"
+    table = env.rt.run("list").stdout.splitlines()
+    (row,) = [l for l in table if l.startswith(running.id + " ")]
+    assert row.split()[-1] == "root"
+
+
+@pytest.mark.ward_only
+def test_list_shows_corrupt_state_as_unknown(running, env):
+    """Item 18: a container whose state.json cannot be parsed is listed (status unknown) and
+    the reason is given on stderr; the others are listed as usual."""
+    bad = os.path.join(env.rt.root, "corrupt-one")
+    os.makedirs(bad)
+    with open(os.path.join(bad, "state.json"), "w") as f:
+        f.write('{"id": ')
+    try:
+        r = env.rt.run("list", "--format", "json")
+        assert r.returncode == 0, r.stderr
+        got = {e["id"]: e["status"] for e in json.loads(r.stdout)}
+        assert got == {running.id: "running", "corrupt-one": "unknown"}
+        line = one_line_error(r.stderr)
+        assert "corrupt-one" in line and "state.json" in line
+        r = env.rt.run("list")
+        assert any(l.split()[:3] == ["corrupt-one", "0", "unknown"] for l in r.stdout.splitlines())
+    finally:
+        assert env.rt.run("delete", "--force", "corrupt-one").returncode == 0
+    assert not os.path.exists(bad)
+
+
+def test_delete_stopped_container_sharing_cgroup_with_running_one(ctrs, env):
+    """Item 31: two containers in one cgroupsPath; deleting the stopped one warns, exits 0
+    and removes its state, and the running one is untouched."""
+    a = ctrs(sh("exec sleep 600"), name="share-a").start()
+    b = ctrs(["/bin/true"], name="share-b")
+    b.config["linux"]["cgroupsPath"] = a.cgpath
+    b.start()
+    wait_for(lambda: b.status() == "stopped", 10)
+    r = env.rt.run("delete", b.id)
+    assert r.returncode == 0, r.stderr
+    assert b.state() is None
+    assert a.status() == "running"
+    assert os.path.isdir(a.cgdir("memory"))

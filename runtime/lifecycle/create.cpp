@@ -132,6 +132,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   auto cfgr = spec::parse_config(*text, bundle);
   if (!cfgr) return std::unexpected(cfgr.error());
   model::Config& cfg = *cfgr;
+  WARD_TRY(spec::refuse_unsupported(cfg));
   if (!cfg.process) return fail("config.json: process: required to create a container");
   model::Process& proc = *cfg.process;
   // systemd socket activation, as runc: fds 3..3+N-1 handed to us for our

@@ -253,3 +253,50 @@ def test_delete_stopped_container_sharing_cgroup_with_running_one(ctrs, env):
     assert b.state() is None
     assert a.status() == "running"
     assert os.path.isdir(a.cgdir("memory"))
+
+
+# ---- configs that cannot be applied --------------------------------------------------------
+
+def _bind(opts, **kw):
+    return dict({"destination": "/mnt", "type": "bind", "source": "/tmp", "options": opts}, **kw)
+
+
+UNAPPLIABLE = {
+    # item 4: no net_cls/net_prio on this host (cgroup v1 without them, cgroup v2)
+    "net-classid": lambda c: c["linux"]["resources"].update(network={"classID": 1048577}),
+    "net-priorities": lambda c: c["linux"]["resources"].update(
+        network={"priorities": [{"name": "lo", "priority": 1}]}),
+    "intel-rdt": lambda c: c["linux"].update(intelRdt={"closID": "w", "l3CacheSchema": "L3:0=f"}),
+    "hugepage-size-path": lambda c: c["linux"]["resources"].update(
+        hugepageLimits=[{"pageSize": "../2MB", "limit": 2097152}]),
+    # item 12
+    "sysctl-hostname": lambda c: c["linux"].update(sysctl={"kernel.hostname": "x"}),
+    "sysctl-domainname": lambda c: c["linux"].update(sysctl={"kernel.domainname": "x"}),
+    # item 4: idmapped mounts (ward refuses them until it implements them)
+    "idmap-option": lambda c: c["mounts"].append(_bind(["rbind", "idmap"])),
+    "mount-mappings": lambda c: c["mounts"].append(_bind(
+        ["rbind"], uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}],
+        gidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNAPPLIABLE))
+@pytest.mark.parametrize("cmd", ["create", "run"])
+def test_config_that_cannot_be_applied_creates_nothing(env, case, cmd):
+    """runtime.md: a property the runtime cannot apply MUST be an error and no container is
+    created (the env fixture checks that no state, cgroup, mount or process is left)."""
+    if case.startswith("net-") and any(os.path.isdir(os.path.join(CG, c)) for c in
+                                       ("net_cls", "net_prio", "net_cls,net_prio")):
+        pytest.skip("this host has net_cls/net_prio")
+    if case.startswith(("idmap", "mount-mappings")) and not env.s["version"].startswith("ward"):
+        pytest.skip("runc 1.1.5 predates idmapped mounts")
+    if case == "sysctl-domainname" and not env.s["version"].startswith("ward"):
+        pytest.skip("runc 1.1.5 predates the domainname field and allows kernel.domainname")
+    b = env.bundle(["/bin/true"])
+    UNAPPLIABLE[case](b.config)
+    b.write()
+    cid = env.cid()
+    rc, _, err = env.detached(cmd, "--bundle", b.path, cid)
+    assert rc != 0, f"{case}: {cmd} succeeded"
+    assert err.strip()
+    assert env.rt.state(cid) is None

@@ -298,8 +298,10 @@ Result<> Manager::apply_v2(const model::Resources& r, bool is_update) {
   if (r.block_io && on_v2("io")) WARD_TRY(detail::v2_io(dir, *r.block_io));
   if (on_v2("hugetlb")) WARD_TRY(detail::v2_hugetlb(dir, r.hugepage_limits));
   if (on_v2("rdma")) WARD_TRY(detail::v2_rdma(dir, r.rdma));
+  // runtime.md: a property that cannot be applied is an error (runc, crun).
   if (layout_.mode == Mode::unified && r.network && (r.network->class_id || !r.network->priorities.empty()))
-    log::warn("network classID/priorities have no cgroup v2 equivalent; ignored");
+    return fail_errno(ENOTSUP, "network.{}: cgroup v2 has no net_cls/net_prio controller",
+                      r.network->class_id ? "classID" : "priorities");
 
   // Devices are a BPF program on v2 (cgroup-v2.rst "Device controller"). An
   // update with device rules replaces the program; one without leaves it.
@@ -343,18 +345,17 @@ Result<> Manager::apply_v1(const model::Resources& r, bool is_update) {
   WARD_TRY(run(!r.hugepage_limits.empty(), "hugetlb",
                [&](const std::string& d) { return detail::v1_hugetlb(d, r.hugepage_limits); }));
   if (r.network) {
-    // net_cls/net_prio are rarely mounted; runc skips them when absent.
+    // runtime.md: a property that cannot be applied is an error; runc and
+    // crun refuse a classID or priorities without the controller.
     if (r.network->class_id) {
-      if (v1_dirs_.contains("net_cls"))
-        WARD_TRY(detail::v1_net_cls(v1_dirs_.at("net_cls"), *r.network));
-      else
-        log::warn("net_cls cgroup not mounted: network.classID ignored");
+      if (!v1_dirs_.contains("net_cls"))
+        return fail_errno(ENOENT, "network.classID set but the net_cls cgroup controller is not mounted");
+      WARD_TRY(detail::v1_net_cls(v1_dirs_.at("net_cls"), *r.network));
     }
     if (!r.network->priorities.empty()) {
-      if (v1_dirs_.contains("net_prio"))
-        WARD_TRY(detail::v1_net_prio(v1_dirs_.at("net_prio"), *r.network));
-      else
-        log::warn("net_prio cgroup not mounted: network.priorities ignored");
+      if (!v1_dirs_.contains("net_prio"))
+        return fail_errno(ENOENT, "network.priorities set but the net_prio cgroup controller is not mounted");
+      WARD_TRY(detail::v1_net_prio(v1_dirs_.at("net_prio"), *r.network));
     }
   }
   if (!r.rdma.empty() && !on_v2("rdma")) {

@@ -40,7 +40,7 @@ void add_create_flags(CLI::App* c, lifecycle::CreateOptions& o) {
 std::string table_row(const nlohmann::json& j) {
   return fmt::format("{:<12} {:<10} {:<10} {:<40} {:<32} {}", j["id"].get<std::string>(), j["pid"].get<int>(),
                      j["status"].get<std::string>(), j["bundle"].get<std::string>(),
-                     j["created"].get<std::string>(), j["owner"].get<std::string>().empty() ? "root" : j["owner"].get<std::string>());
+                     j["created"].get<std::string>(), j["owner"].get<std::string>());
 }
 
 }  // namespace
@@ -130,8 +130,10 @@ void register_commands(CLI::App& app, Globals& g) {
   ls->add_flag("-q,--quiet", quiet, "print only ids");
   ls->callback([&g] {
     g.action = [&g] {
-      auto r = lifecycle::list(g.lc);
+      std::vector<Error> problems;
+      auto r = lifecycle::list(g.lc, &problems);
       if (!r) return report(r.error());
+      for (const auto& e : problems) log::warn("list: {}", one_line(e.what()));
       if (quiet) {
         for (const auto& j : *r) std::printf("%s\n", j["id"].get<std::string>().c_str());
       } else if (format == "json") {

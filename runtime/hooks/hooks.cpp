@@ -59,7 +59,7 @@ bool drain(int fd, std::string& out) {
 
 // The hook child between fork and execve: only async-signal-safe calls.
 [[noreturn]] void exec_child(const char* path, char* const* argv, char* const* envp, int in,
-                             int out, int err, int report) {
+                             int out, int err, int report, const char* cwd) {
   // A clean signal state for the hook: the caller may block or ignore
   // signals, and ignored dispositions and the mask survive execve (signal(7)).
   sigset_t none;
@@ -80,13 +80,19 @@ bool drain(int fd, std::string& out) {
       break;
     }
   }
+  int stage = 0;  // what failed: 0 exec (or dup2), 1 chdir
+  if (e == 0 && cwd && ::chdir(cwd) != 0) {
+    e = errno;
+    stage = 1;
+  }
   if (e == 0) {
     // Nothing of the runtime's but 0-2 reaches the hook (CVE-2024-21626).
     ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
     ::execve(path, argv, envp);
     e = errno;
   }
-  (void)!::write(report, &e, sizeof e);
+  int rep[2] = {stage, e};
+  (void)!::write(report, rep, sizeof rep);
   ::_exit(127);
 }
 
@@ -96,7 +102,7 @@ struct Outcome {
   std::string out, err;
 };
 
-Result<Outcome> run_one(const model::Hook& hook, std::string_view state_json) {
+Result<Outcome> run_one(const model::Hook& hook, std::string_view state_json, const std::string& cwd) {
   std::vector<char*> argv, envp;
   if (hook.args.empty()) argv.push_back(const_cast<char*>(hook.path.c_str()));
   for (const auto& a : hook.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -123,7 +129,7 @@ Result<Outcome> run_one(const model::Hook& hook, std::string_view state_json) {
   if (pid < 0) return fail_sys("fork");
   if (pid == 0)
     exec_child(hook.path.c_str(), argv.data(), envp.data(), in_r.get(), out_w.get(), err_w.get(),
-               rep_w.get());
+               rep_w.get(), cwd.empty() ? nullptr : cwd.c_str());
   in_r.reset();
   out_w.reset();
   err_w.reset();
@@ -203,39 +209,57 @@ Result<Outcome> run_one(const model::Hook& hook, std::string_view state_json) {
   if (out_r) drain(out_r.get(), oc.out);
   if (err_r) drain(err_r.get(), oc.err);
 
-  int exec_errno = 0;
-  if (::read(rep_r.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno)
-    return fail_errno(exec_errno, "exec");
+  int rep[2] = {0, 0};
+  if (::read(rep_r.get(), rep, sizeof rep) == sizeof rep) {
+    if (rep[0] == 1) return fail_errno(rep[1], "chdir {}", cwd);
+    return fail_errno(rep[1], "exec");
+  }
   return oc;
 }
 
 }  // namespace
 
-Result<> run(std::span<const model::Hook> hooks, std::string_view state_json,
-             std::string_view phase) {
-  for (size_t i = 0; i < hooks.size(); ++i) {
-    const auto& h = hooks[i];
-    auto ctx = [&] { return fmt::format("{} hook #{} \"{}\"", phase, i, h.path); };
-    log::debug("running {}", ctx());
-    auto r = run_one(h, state_json);
-    if (!r) return std::unexpected(r.error().context(ctx()));
-    if (!r->out.empty()) log::debug("{} stdout: {}", ctx(), trim(r->out));
-    if (!r->err.empty()) log::debug("{} stderr: {}", ctx(), trim(r->err));
-    std::string why;
-    if (r->timed_out) {
-      why = fmt::format("timed out after {}s", *h.timeout);
-    } else if (WIFSIGNALED(r->status)) {
-      why = fmt::format("killed by signal {}", WTERMSIG(r->status));
-    } else if (WIFEXITED(r->status) && WEXITSTATUS(r->status) != 0) {
-      why = fmt::format("exit status {}", WEXITSTATUS(r->status));
-    } else {
-      continue;
-    }
-    std::string_view err = trim(r->err);
-    if (!err.empty() && !r->timed_out) return fail("{}: {}: {}", ctx(), why, err);
-    return fail("{}: {}", ctx(), why);
+namespace {
+
+Result<> run_hook(const model::Hook& h, size_t i, std::string_view state_json, std::string_view phase,
+                  const std::string& cwd) {
+  auto ctx = [&] { return fmt::format("{} hook #{} \"{}\"", phase, i, h.path); };
+  log::debug("running {}", ctx());
+  auto r = run_one(h, state_json, cwd);
+  if (!r) return std::unexpected(r.error().context(ctx()));
+  if (!r->out.empty()) log::debug("{} stdout: {}", ctx(), trim(r->out));
+  if (!r->err.empty()) log::debug("{} stderr: {}", ctx(), trim(r->err));
+  std::string why;
+  if (r->timed_out) {
+    why = fmt::format("timed out after {}s", *h.timeout);
+  } else if (WIFSIGNALED(r->status)) {
+    why = fmt::format("killed by signal {}", WTERMSIG(r->status));
+  } else if (WIFEXITED(r->status) && WEXITSTATUS(r->status) != 0) {
+    why = fmt::format("exit status {}", WEXITSTATUS(r->status));
+  } else {
+    return {};
   }
+  std::string_view err = trim(r->err);
+  if (!err.empty() && !r->timed_out) return fail("{}: {}: {}", ctx(), why, err);
+  return fail("{}: {}", ctx(), why);
+}
+
+}  // namespace
+
+Result<> run(std::span<const model::Hook> hooks, std::string_view state_json,
+             std::string_view phase, std::string_view cwd) {
+  std::string dir(cwd);
+  for (size_t i = 0; i < hooks.size(); ++i) WARD_TRY(run_hook(hooks[i], i, state_json, phase, dir));
   return {};
+}
+
+std::vector<Error> run_all(std::span<const model::Hook> hooks, std::string_view state_json,
+                           std::string_view phase, std::string_view cwd) {
+  std::string dir(cwd);
+  std::vector<Error> failed;
+  for (size_t i = 0; i < hooks.size(); ++i)
+    if (auto r = run_hook(hooks[i], i, state_json, phase, dir); !r) failed.push_back(r.error());
+  return failed;
 }
 
 }  // namespace ward::hooks

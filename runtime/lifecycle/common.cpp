@@ -53,16 +53,21 @@ Result<> kill_and_wait(const state::ContainerState& st) {
     if (pidfd && platform::process_matches(st.pid, st.start_time)) {
       (void)platform::pidfd_send_signal(pidfd->get(), SIGKILL);
       pollfd p{pidfd->get(), POLLIN, 0};
-      ::poll(&p, 1, 10000);
+      if (::poll(&p, 1, 10000) == 0 && platform::process_matches(st.pid, st.start_time))
+        return fail_errno(ETIMEDOUT, "container \"{}\": process {} still alive 10s after SIGKILL", st.id, st.pid);
     }
   }
   if (cg) {
+    size_t left = 0;
     for (int i = 0; i < 200; ++i) {
       auto pids = cg->pids();
-      if (!pids || pids->empty()) break;
+      left = pids ? pids->size() : 0;
+      if (left == 0) break;
       if (i % 20 == 0) (void)cg->kill_all(SIGKILL);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    if (left != 0)
+      return fail_errno(ETIMEDOUT, "container \"{}\": {} process(es) still in its cgroup 2s after SIGKILL", st.id, left);
   }
   return {};
 }
@@ -120,17 +125,19 @@ Result<> destroy(const state::Store& store, const state::ContainerState& st) {
   if (!st.cgroup.is_null()) {
     auto cg = load_cgroup(st);
     if (cg) {
+      // As runc: a cgroup that cannot be removed (another container shares
+      // the cgroupsPath and still runs in it) is a warning; this
+      // container's processes are gone (kill_and_wait), so its state goes.
       auto r = cg->destroy();
-      if (!r) return std::unexpected(r.error().context("remove cgroup"));
+      if (!r) log::warn("container \"{}\": remove cgroup: {}", st.id, r.error().what());
     }
   }
   if (!st.hooks.is_null() && st.hooks.contains("poststop")) {
     auto poststop = hooks_from_json(st.hooks["poststop"]);
-    if (!poststop.empty()) {
-      // runtime-spec: a failing poststop hook only produces a warning.
-      auto r = hooks::run(poststop, hook_state(st, state::Status::stopped), "poststop");
-      if (!r) log::warn("{}", r.error().what());
-    }
+    // runtime-spec: a failing poststop hook only produces a warning, and the
+    // remaining hooks still run. runc runs them in the bundle directory.
+    for (const auto& e : hooks::run_all(poststop, hook_state(st, state::Status::stopped), "poststop", st.bundle))
+      log::warn("{}", e.what());
   }
   return store.remove(st.id);
 }

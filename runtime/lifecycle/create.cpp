@@ -162,6 +162,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   auto cfgr = spec::parse_config(*text, bundle);
   if (!cfgr) return std::unexpected(cfgr.error());
   model::Config& cfg = *cfgr;
+  WARD_TRY(spec::refuse_unsupported(cfg));
   if (!cfg.process) return fail("config.json: process: required to create a container");
   model::Process& proc = *cfg.process;
   // systemd socket activation, as runc: fds 3..3+N-1 handed to us for our
@@ -341,11 +342,15 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   if (!stime) return fail("container process exited during create");
   st.start_time = *stime;
 
-  std::string creating = hook_state(st, state::Status::creating);
+  // runtime-spec 1.2 runtime.md: "creating" is lifecycle step 2 only; the
+  // hooks run after it, so they see "created" (as crun; runc 1.1 says
+  // "creating", see conformance/DIFFERENCES.md).
+  std::string creating = hook_state(st, state::Status::created);
   // runtime-spec: prestart (deprecated) and createRuntime hooks run in the
-  // runtime's namespace after the container's namespaces exist.
-  WARD_TRY(hooks::run(cfg.hooks.prestart, creating, "prestart"));
-  WARD_TRY(hooks::run(cfg.hooks.create_runtime, creating, "createRuntime"));
+  // runtime's namespace after the container's namespaces exist; runc runs
+  // them in the bundle directory.
+  WARD_TRY(hooks::run(cfg.hooks.prestart, creating, "prestart", st.bundle));
+  WARD_TRY(hooks::run(cfg.hooks.create_runtime, creating, "createRuntime", st.bundle));
 
   WARD_TRY(platform::send_with_fds(parent_end.get(), fmt::format("{}\n{}", process::kGo, creating), {}));
   auto msg = recv_or_interrupt(parent_end.get(), sigfd.get());
@@ -428,7 +433,7 @@ Result<> start(const Global& g, const std::string& id) {
   WARD_TRY(store.save(*st));
   auto poststart = detail::hooks_from_json(st->hooks.value("poststart", nlohmann::json::array()));
   if (!poststart.empty()) {
-    auto r = hooks::run(poststart, hook_state(*st, state::Status::running), "poststart");
+    auto r = hooks::run(poststart, hook_state(*st, state::Status::running), "poststart", st->bundle);
     if (!r) {
       // As runc: a failed poststart hook destroys the container.
       (void)detail::kill_and_wait(*st);

@@ -80,8 +80,11 @@ Result<nlohmann::json> state(const Global& g, const std::string& id);
 Result<> kill(const Global& g, const std::string& id, int sig, bool all);
 // `delete`: remove a stopped (or created) container; `force` kills a running one.
 Result<> remove(const Global& g, const std::string& id, bool force);
-// `list`: the state JSON of every container (runc's list fields).
-Result<std::vector<nlohmann::json>> list(const Global& g);
+// `list`: the state JSON of every container (runc's list fields; owner is
+// the user name owning the state directory, as runc's list shows it). A
+// container whose state.json cannot be read is listed with status "unknown"
+// and its error appended to `problems`.
+Result<std::vector<nlohmann::json>> list(const Global& g, std::vector<Error>* problems = nullptr);
 
 // Parse "TERM", "SIGTERM", "15"; errors name the signal.
 Result<int> parse_signal(std::string_view s);

@@ -118,13 +118,47 @@ Result<> remove(const Global& g, const std::string& id, bool force) {
   return detail::destroy(store, *st);
 }
 
-Result<std::vector<nlohmann::json>> list(const Global& g) {
+namespace {
+// As runc's list: the name of the user owning the state directory ("#UID"
+// when it has none); the state document itself keeps runc's "" for root.
+std::string dir_owner(const std::string& dir) {
+  struct stat sb{};
+  if (::stat(dir.c_str(), &sb) != 0) return "";
+  // /etc/passwd read directly: ward is linked statically, without NSS.
+  if (auto text = platform::read_file("/etc/passwd")) {
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+      auto nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+      auto c1 = line.find(':');
+      auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+      auto c3 = c2 == std::string_view::npos ? c2 : line.find(':', c2 + 1);
+      if (c3 == std::string_view::npos) continue;
+      if (line.substr(c2 + 1, c3 - c2 - 1) == std::to_string(sb.st_uid)) return std::string(line.substr(0, c1));
+    }
+  }
+  return fmt::format("#{}", sb.st_uid);
+}
+}  // namespace
+
+Result<std::vector<nlohmann::json>> list(const Global& g, std::vector<Error>* problems) {
   state::Store store(g.root);
   std::vector<nlohmann::json> out;
   for (const auto& id : store.list()) {
     auto st = store.load(id);
-    if (!st) continue;
-    out.push_back(state::to_oci_json(*st, detail::current_status(*st)));
+    nlohmann::json j;
+    if (!st) {
+      // A state.json that cannot be read is listed, not hidden: its
+      // directory (and maybe a process or cgroup) is still there.
+      if (problems) problems->push_back(st.error());
+      j = {{"ociVersion", ""}, {"id", id}, {"pid", 0}, {"status", "unknown"}, {"bundle", ""},
+           {"rootfs", ""}, {"created", ""}};
+    } else {
+      j = state::to_oci_json(*st, detail::current_status(*st));
+    }
+    j["owner"] = dir_owner(store.dir(id));
+    out.push_back(std::move(j));
   }
   return out;
 }

@@ -439,6 +439,15 @@ Result<void> read(const Node& n, BlockIo& out) {
 Result<void> read(const Node& n, HugepageLimit& out) {
   WARD_TRY(n.expect_object());
   WARD_TRY(n.req("pageSize", out.page_size));
+  // The size names the hugetlb control files (hugetlb.<size>.limit_in_bytes):
+  // digits and a KB/MB/GB/TB/PB unit, as the kernel writes them.
+  const std::string& ps = out.page_size;
+  std::size_t digits = 0;
+  while (digits < ps.size() && ps[digits] >= '0' && ps[digits] <= '9') ++digits;
+  std::string_view unit = std::string_view(ps).substr(digits);
+  if (digits == 0 || ps[0] == '0' ||
+      (unit != "KB" && unit != "MB" && unit != "GB" && unit != "TB" && unit != "PB"))
+    return n.field("pageSize").fail("invalid hugepage size \"{}\" (expected e.g. \"2MB\", \"1GB\")", ps);
   return n.req("limit", out.limit);
 }
 

@@ -46,6 +46,7 @@ Result<model::Config> load_bundle(std::string_view bundle_dir) {
   if (!text) return std::unexpected(std::move(text.error()));
   auto c = parse_config(*text, bundle.string(), "config.json");
   if (!c) return c;
+  WARD_TRY(refuse_unsupported(*c, "config.json"));
   // runc validator "rootfs": the root must exist and be a directory.
   struct stat st {};
   if (::stat(c->root.path.c_str(), &st) != 0)
@@ -64,6 +65,28 @@ Result<model::Resources> parse_resources(std::string_view text, std::string_view
   auto j = parse_json(text, file_label);
   if (!j) return std::unexpected(std::move(j.error()));
   return read_resources(*j, file_label);
+}
+
+}  // namespace ward::spec
+
+namespace ward::spec {
+
+Result<void> refuse_unsupported(const model::Config& c, std::string_view file_label) {
+  for (std::size_t i = 0; i < c.mounts.size(); ++i) {
+    const auto& m = c.mounts[i];
+    for (const auto& o : m.options)
+      if (o == "idmap" || o == "ridmap")
+        return fail_errno(ENOTSUP, "{}: mounts[{}].options: \"{}\": idmapped mounts are not supported by ward yet",
+                          file_label, i, o);
+    if (!m.uid_mappings.empty() || !m.gid_mappings.empty())
+      return fail_errno(ENOTSUP, "{}: mounts[{}].{}: idmapped mounts are not supported by ward yet", file_label, i,
+                        m.uid_mappings.empty() ? "gidMappings" : "uidMappings");
+  }
+  if (const auto& rdt = c.linux.intel_rdt;
+      rdt && (!rdt->clos_id.empty() || !rdt->l3_cache_schema.empty() || !rdt->mem_bw_schema.empty() ||
+              rdt->enable_cmt || rdt->enable_mbm))
+    return fail_errno(ENOTSUP, "{}: linux.intelRdt: Intel RDT (resctrl) is not supported by ward", file_label);
+  return {};
 }
 
 }  // namespace ward::spec

@@ -22,6 +22,13 @@ Result<model::Config> parse_config(std::string_view text, std::string_view bundl
 // an existing directory. A missing or unreadable file fails naming its path.
 Result<model::Config> load_bundle(std::string_view bundle_dir);
 
+// Fields ward parses but cannot apply; runtime.md: a property the runtime
+// cannot apply MUST be an error, and no container is created. Today:
+// idmapped mounts (mounts[i] "idmap"/"ridmap" options, uidMappings/
+// gidMappings) and linux.intelRdt with anything to set. load_bundle() calls
+// it; errors name the JSON path under `file_label`.
+Result<void> refuse_unsupported(const model::Config& c, std::string_view file_label = "config.json");
+
 // Parse a process object (`exec --process FILE`) with the same validation as
 // config.json's process; error paths are relative to the object ("args").
 Result<model::Process> parse_process(std::string_view text, std::string_view file_label);

@@ -29,7 +29,9 @@ Result<void> validate_sysctl(const Config& c, const Node& root) {
     } else if (n.starts_with("net.")) {
       WARD_TRY(need(NamespaceType::network, "network"));
     } else if (n == "kernel.hostname" || n == "kernel.domainname") {
-      WARD_TRY(need(NamespaceType::uts, "UTS"));
+      // As runc and crun: these would fight the hostname/domainname fields.
+      return root.error_at("linux.sysctl", fmt::format("\"{}\" is not allowed: it conflicts with the \"{}\" field",
+                                                       name, n == "kernel.hostname" ? "hostname" : "domainname"));
     } else {
       // Anything else would change the host's kernel settings.
       return root.error_at("linux.sysctl", fmt::format("\"{}\" is not namespaced", name));

@@ -141,3 +141,162 @@ def test_log_that_cannot_be_opened_fails(running, env, log):
     assert r.returncode != 0
     assert "no such file or directory" in r.stderr.lower()
     assert not os.path.exists(os.path.join(env.dir, "invalid:"))
+
+
+# ---- hooks ---------------------------------------------------------------------------------
+
+def hook_sh(script):
+    return {"path": "/bin/sh", "args": ["sh", "-c", script]}
+
+
+def test_hooks_run_in_bundle_dir(ctrs, env):
+    """Item 23: prestart, createRuntime and poststart run in the bundle directory."""
+    c = ctrs(sh("exec sleep 600"), name="hooks")
+    out = env.path("hookout")
+    os.makedirs(out)
+    c.config["hooks"] = {
+        ph: [hook_sh(f"pwd > {out}/{ph}.cwd")] for ph in ("prestart", "createRuntime", "poststart")
+    }
+    c.start()
+    for ph in ("prestart", "createRuntime", "poststart"):
+        assert wait_for(lambda: read(f"{out}/{ph}.cwd", "").strip(), 10) == c.b.path, ph
+
+
+@pytest.mark.ward_only
+def test_poststop_failures_warn_and_the_rest_run_in_bundle_dir(ctrs, env):
+    """Item 3 (and 23): a failing poststop hook is a warning and the later ones still run
+    (runtime-spec config.md; runc 1.1.5 stops at the first failure); poststop runs in the
+    bundle directory for `delete` as for `run` (runc 1.1.5: only for `run`)."""
+    c = ctrs(["/bin/true"], name="poststop")
+    out = env.path("poststop-out")
+    os.makedirs(out)
+    c.config["hooks"] = {"poststop": [hook_sh(f"pwd > {out}/first; exit 1"),
+                                      hook_sh(f"pwd > {out}/second"),
+                                      hook_sh("exit 7"),
+                                      hook_sh(f"echo ran > {out}/fourth")]}
+    c.start()
+    wait_for(lambda: c.status() == "stopped", 10)
+    r = env.rt.run("delete", c.id)
+    assert r.returncode == 0, r.stderr
+    assert c.state() is None
+    assert read(f"{out}/first").strip() == c.b.path
+    assert read(f"{out}/second").strip() == c.b.path
+    assert read(f"{out}/fourth").strip() == "ran"
+    warnings = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(warnings) == 2 and "poststop hook #0" in warnings[0] and "poststop hook #2" in warnings[1]
+
+
+@pytest.mark.ward_only
+def test_hooks_before_start_see_status_created(ctrs, env):
+    """Item 16: runtime-spec 1.2 puts prestart/createRuntime/createContainer after lifecycle
+    step 2, so they see "created" (runc 1.1 says "creating"; conformance/DIFFERENCES.md)."""
+    c = ctrs(["/bin/true"], name="hookstate")
+    out = env.path("hookstate-out")
+    os.makedirs(out)
+    c.config["hooks"] = {ph: [hook_sh(f"cat > {out}/{ph}.json")]
+                         for ph in ("prestart", "createRuntime", "createContainer", "poststart",
+                                    "poststop")}
+    c.start()
+    wait_for(lambda: c.status() == "stopped", 10)
+    assert env.rt.run("delete", c.id).returncode == 0
+    status = {ph: json.loads(read(f"{out}/{ph}.json"))["status"]
+              for ph in ("prestart", "createRuntime", "createContainer", "poststart", "poststop")}
+    assert status == {"prestart": "created", "createRuntime": "created",
+                      "createContainer": "created", "poststart": "running", "poststop": "stopped"}
+
+
+# ---- list / delete -------------------------------------------------------------------------
+
+def test_list_json_owner_matches_table(running, env):
+    """Item 31: `list --format json` names the owner as the table does ("root")."""
+    r = env.rt.run("list", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    (entry,) = [e for e in json.loads(r.stdout) if e["id"] == running.id]
+    assert entry["owner"] == "root"
+    table = env.rt.run("list").stdout.splitlines()
+    (row,) = [l for l in table if l.startswith(running.id + " ")]
+    assert row.split()[-1] == "root"
+
+
+@pytest.mark.ward_only
+def test_list_shows_corrupt_state_as_unknown(running, env):
+    """Item 18: a container whose state.json cannot be parsed is listed (status unknown) and
+    the reason is given on stderr; the others are listed as usual."""
+    bad = os.path.join(env.rt.root, "corrupt-one")
+    os.makedirs(bad)
+    with open(os.path.join(bad, "state.json"), "w") as f:
+        f.write('{"id": ')
+    try:
+        r = env.rt.run("list", "--format", "json")
+        assert r.returncode == 0, r.stderr
+        got = {e["id"]: e["status"] for e in json.loads(r.stdout)}
+        assert got == {running.id: "running", "corrupt-one": "unknown"}
+        line = one_line_error(r.stderr)
+        assert "corrupt-one" in line and "state.json" in line
+        r = env.rt.run("list")
+        assert any(l.split()[:3] == ["corrupt-one", "0", "unknown"] for l in r.stdout.splitlines())
+    finally:
+        assert env.rt.run("delete", "--force", "corrupt-one").returncode == 0
+    assert not os.path.exists(bad)
+
+
+def test_delete_stopped_container_sharing_cgroup_with_running_one(ctrs, env):
+    """Item 31: two containers in one cgroupsPath; deleting the stopped one warns, exits 0
+    and removes its state, and the running one is untouched."""
+    a = ctrs(sh("exec sleep 600"), name="share-a").start()
+    b = ctrs(["/bin/true"], name="share-b")
+    b.config["linux"]["cgroupsPath"] = a.cgpath
+    b.start()
+    wait_for(lambda: b.status() == "stopped", 10)
+    r = env.rt.run("delete", b.id)
+    assert r.returncode == 0, r.stderr
+    assert b.state() is None
+    assert a.status() == "running"
+    assert os.path.isdir(a.cgdir("memory"))
+
+
+# ---- configs that cannot be applied --------------------------------------------------------
+
+def _bind(opts, **kw):
+    return dict({"destination": "/mnt", "type": "bind", "source": "/tmp", "options": opts}, **kw)
+
+
+UNAPPLIABLE = {
+    # item 4: no net_cls/net_prio on this host (cgroup v1 without them, cgroup v2)
+    "net-classid": lambda c: c["linux"]["resources"].update(network={"classID": 1048577}),
+    "net-priorities": lambda c: c["linux"]["resources"].update(
+        network={"priorities": [{"name": "lo", "priority": 1}]}),
+    "intel-rdt": lambda c: c["linux"].update(intelRdt={"closID": "w", "l3CacheSchema": "L3:0=f"}),
+    "hugepage-size-path": lambda c: c["linux"]["resources"].update(
+        hugepageLimits=[{"pageSize": "../2MB", "limit": 2097152}]),
+    # item 12
+    "sysctl-hostname": lambda c: c["linux"].update(sysctl={"kernel.hostname": "x"}),
+    "sysctl-domainname": lambda c: c["linux"].update(sysctl={"kernel.domainname": "x"}),
+    # item 4: idmapped mounts (ward refuses them until it implements them)
+    "idmap-option": lambda c: c["mounts"].append(_bind(["rbind", "idmap"])),
+    "mount-mappings": lambda c: c["mounts"].append(_bind(
+        ["rbind"], uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}],
+        gidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNAPPLIABLE))
+@pytest.mark.parametrize("cmd", ["create", "run"])
+def test_config_that_cannot_be_applied_creates_nothing(env, case, cmd):
+    """runtime.md: a property the runtime cannot apply MUST be an error and no container is
+    created (the env fixture checks that no state, cgroup, mount or process is left)."""
+    if case.startswith("net-") and any(os.path.isdir(os.path.join(CG, c)) for c in
+                                       ("net_cls", "net_prio", "net_cls,net_prio")):
+        pytest.skip("this host has net_cls/net_prio")
+    if case.startswith(("idmap", "mount-mappings")) and not env.s["version"].startswith("ward"):
+        pytest.skip("runc 1.1.5 predates idmapped mounts")
+    if case == "sysctl-domainname" and not env.s["version"].startswith("ward"):
+        pytest.skip("runc 1.1.5 predates the domainname field and allows kernel.domainname")
+    b = env.bundle(["/bin/true"])
+    UNAPPLIABLE[case](b.config)
+    b.write()
+    cid = env.cid()
+    rc, _, err = env.detached(cmd, "--bundle", b.path, cid)
+    assert rc != 0, f"{case}: {cmd} succeeded"
+    assert err.strip()
+    assert env.rt.state(cid) is None

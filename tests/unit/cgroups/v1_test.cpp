@@ -220,6 +220,26 @@ TEST_CASE("v1: a requested limit whose controller is not mounted fails") {
   CHECK(a.error().msg.find("pids") != std::string::npos);
 }
 
+TEST_CASE("v1: network classID/priorities without net_cls/net_prio are errors") {
+  V1 v;
+  auto l = v.l;
+  l.v1_mounts.erase("net_cls");
+  l.v1_mounts.erase("net_prio");
+  auto m = Manager::plan(l, "/w/c1", "c1", false, "/nonexistent");
+  REQUIRE(m);
+  model::Resources r;
+  r.network = model::Network{0x100001, {}};
+  auto a = m->apply(r);
+  REQUIRE_FALSE(a);
+  CHECK(a.error().msg == "network.classID set but the net_cls cgroup controller is not mounted");
+  r.network = model::Network{std::nullopt, {{"eth0", 5}}};
+  a = m->apply(r);
+  REQUIRE_FALSE(a);
+  CHECK(a.error().msg == "network.priorities set but the net_prio cgroup controller is not mounted");
+  r.network = model::Network{std::nullopt, {}};  // nothing asked: nothing to refuse
+  CHECK(m->apply(r));
+}
+
 TEST_CASE("exec --cgroup values parse as runc's [ctrl[,ctrl]:]path") {
   auto one = parse_sub_cgroups({"sub"});
   REQUIRE(one);

@@ -200,3 +200,34 @@ TEST_CASE("hooks inherit no runtime fds beyond 0-2 and start with a clean signal
 TEST_CASE("no hooks is a no-op") {
   CHECK(hooks::run({}, "{}", "poststop"));
 }
+
+TEST_CASE("run_all runs every hook after a failure and reports each failure") {
+  HookDir d;
+  std::string log = (d.dir / "log").string();
+  auto ok = d.script("ok.sh", "echo ok >> " + log + "\n");
+  auto bad = d.script("bad.sh", "echo bad >> " + log + "\nexit 3\n");
+  std::vector<model::Hook> hs{hook(bad), hook(ok), hook("/nonexistent/ward-hook"), hook(ok)};
+  auto errs = hooks::run_all(hs, "{}", "poststop");
+  REQUIRE(errs.size() == 2);
+  CHECK(errs[0].what() == "poststop hook #0 \"" + bad + "\": exit status 3");
+  CHECK(errs[1].err == ENOENT);
+  CHECK(d.read("log") == "bad\nok\nok\n");
+  CHECK(hooks::run_all(std::vector<model::Hook>{hook(ok)}, "{}", "poststop").empty());
+}
+
+TEST_CASE("a hook runs in the directory it is given, and a missing one is reported") {
+  HookDir d;
+  fs::create_directory(d.dir / "bundle");
+  std::string bundle = (d.dir / "bundle").string();
+  std::vector<model::Hook> hs{hook("/bin/sh", {"sh", "-c", "pwd > where"})};
+  REQUIRE(hooks::run(hs, "{}", "createRuntime", bundle));
+  CHECK(d.read("bundle/where") == bundle + "\n");
+  // a relative hook path resolves against that directory, as under runc
+  d.script("bundle/rel.sh", "echo rel > relout\n");
+  REQUIRE(hooks::run(std::vector<model::Hook>{hook("./rel.sh")}, "{}", "prestart", bundle));
+  CHECK(d.read("bundle/relout") == "rel\n");
+  auto r = hooks::run(hs, "{}", "poststart", bundle + "/gone");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().err == ENOENT);
+  CHECK(r.error().what() == "poststart hook #0 \"/bin/sh\": chdir " + bundle + "/gone: No such file or directory");
+}

@@ -140,7 +140,7 @@ TEST_CASE("full config round-trip of many fields") {
         ]
       },
       "sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "fs.mqueue.msg_max": "10",
-                 "kernel.domainname": "x"},
+                 "kernel.msgmax": "8192"},
       "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
       "mountLabel": "ml",
       "intelRdt": {"closID": "c", "l3CacheSchema": "L3:0=f", "memBwSchema": "MB:0=50",
@@ -479,6 +479,20 @@ TEST_CASE("invalid values are rejected naming their JSON path") {
          j["linux"]["namespaces"].erase(2);
        },
        "config.json: domainname: unable to set domainname without a private UTS namespace"},
+      {"kernel.hostname sysctl", [](json& j) { j["linux"]["sysctl"] = {{"kernel.hostname", "x"}}; },
+       "config.json: linux.sysctl: \"kernel.hostname\" is not allowed: it conflicts with the \"hostname\" field"},
+      {"kernel.domainname sysctl", [](json& j) { j["linux"]["sysctl"] = {{"kernel.domainname", "x"}}; },
+       "config.json: linux.sysctl: \"kernel.domainname\" is not allowed: it conflicts with the \"domainname\" field"},
+      {"hugepage size with a path", [](json& j) {
+         j["linux"]["resources"]["hugepageLimits"] = {{{"pageSize", "../2MB"}, {"limit", 1}}};
+       },
+       "config.json: linux.resources.hugepageLimits[0].pageSize: invalid hugepage size \"../2MB\" (expected e.g. "
+       "\"2MB\", \"1GB\")"},
+      {"hugepage size without unit", [](json& j) {
+         j["linux"]["resources"]["hugepageLimits"] = {{{"pageSize", "2"}, {"limit", 1}}};
+       },
+       "config.json: linux.resources.hugepageLimits[0].pageSize: invalid hugepage size \"2\" (expected e.g. "
+       "\"2MB\", \"1GB\")"},
       {"net sysctl without netns",
        [](json& j) { j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}}; },
        "config.json: linux.sysctl: \"net.ipv4.ip_forward\" needs a private network namespace"},
@@ -487,12 +501,6 @@ TEST_CASE("invalid values are rejected naming their JSON path") {
       {"mqueue sysctl without ipcns",
        [](json& j) { j["linux"]["sysctl"] = {{"fs.mqueue.msg_max", "1"}}; },
        "config.json: linux.sysctl: \"fs.mqueue.msg_max\" needs a private IPC namespace"},
-      {"hostname sysctl without uts",
-       [](json& j) {
-         j["linux"]["namespaces"].erase(2);
-         j["linux"]["sysctl"] = {{"kernel.hostname", "x"}};
-       },
-       "config.json: linux.sysctl: \"kernel.hostname\" needs a private UTS namespace"},
       {"global sysctl", [](json& j) { j["linux"]["sysctl"] = {{"vm.swappiness", "1"}}; },
        "config.json: linux.sysctl: \"vm.swappiness\" is not namespaced"},
       {"sysctl value type", [](json& j) { j["linux"]["sysctl"] = {{"net.core.somaxconn", 5}}; },
@@ -539,7 +547,6 @@ TEST_CASE("accepted edge cases") {
   CHECK(error_of([](json& j) { j.erase("process"); }).empty());
   CHECK(error_of([](json& j) { j["linux"]["namespaces"].push_back({{"type", "ipc"}});
                                j["linux"]["sysctl"] = {{"kernel.msgmax", "1"}}; }).empty());
-  CHECK(error_of([](json& j) { j["linux"]["sysctl"] = {{"kernel.domainname", "x"}}; }).empty());
 }
 
 TEST_CASE("parse_process and parse_resources use paths relative to their object") {
@@ -586,4 +593,32 @@ TEST_CASE("default spec parses back") {
       CHECK(r->linux.resources->devices.size() == 1);
     }
   }
+}
+
+TEST_CASE("fields ward cannot apply are refused, naming their path") {
+  auto refused = [](std::function<void(json&)> edit) -> std::string {
+    json j = minimal();
+    edit(j);
+    auto c = parse(j);
+    REQUIRE_MESSAGE(c, c.error().what());
+    auto r = spec::refuse_unsupported(*c);
+    return r ? std::string() : r.error().what();
+  };
+  auto bind = [](json opts) {
+    return json{{"destination", "/m"}, {"type", "bind"}, {"source", "/tmp"}, {"options", opts}};
+  };
+  CHECK(refused([](json&) {}) == "");
+  CHECK(refused([&](json& j) { j["mounts"] = {bind({"rbind"}), bind({"rbind", "idmap"})}; }) ==
+        "config.json: mounts[1].options: \"idmap\": idmapped mounts are not supported by ward yet: "
+        "Operation not supported");
+  CHECK(refused([&](json& j) { j["mounts"] = {bind({"ridmap"})}; }).starts_with("config.json: mounts[0].options: \"ridmap\""));
+  CHECK(refused([&](json& j) {
+          json m = bind({"rbind"});
+          m["uidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}};
+          m["gidMappings"] = m["uidMappings"];
+          j["mounts"] = {m};
+        }).starts_with("config.json: mounts[0].uidMappings: idmapped mounts are not supported"));
+  CHECK(refused([](json& j) { j["linux"]["intelRdt"] = {{"l3CacheSchema", "L3:0=f"}}; })
+            .starts_with("config.json: linux.intelRdt: Intel RDT (resctrl) is not supported by ward"));
+  CHECK(refused([](json& j) { j["linux"]["intelRdt"] = json::object(); }) == "");
 }

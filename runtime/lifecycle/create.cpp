@@ -1,6 +1,7 @@
 // create / start / run. The protocol between this process and the container
 // init is drawn in process/protocol.hpp.
 #include <fcntl.h>
+#include <charconv>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -43,8 +44,9 @@ struct Created {
   UniqueFd pty_master;  // set for `run` with a terminal and no console socket
 };
 
+// SOCK_SEQPACKET: the init's messages (EXECING, SECCOMP, ERROR) stay apart.
 Result<UniqueFd> listen_exec_socket(int dirfd, const std::string& dir) {
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!s) return fail_sys("exec socket");
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -55,8 +57,8 @@ Result<UniqueFd> listen_exec_socket(int dirfd, const std::string& dir) {
   return s;
 }
 
-Result<UniqueFd> connect_unix(const std::string& path, const std::string& label) {
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+Result<UniqueFd> connect_unix(const std::string& path, const std::string& label, int type = SOCK_STREAM) {
+  UniqueFd s(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!s) return fail_sys("socket");
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -389,6 +391,32 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
 
 }  // namespace
 
+namespace detail {
+Result<> take_seccomp_fd(const state::ContainerState& st, int conn, int pidfd, pid_t pid,
+                         std::string_view payload, pid_t agent_pid) {
+  int target = -1;
+  auto [p, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), target);
+  if (ec != std::errc() || target < 0) return fail_errno(EPROTO, "seccomp: bad notify fd number {:?}", payload);
+  // The init announces the number before seccomp(2) returns it: retry while it
+  // is not open yet (bounded; the init may also die meanwhile).
+  Result<UniqueFd> fd = fail_errno(EBADF, "seccomp");
+  for (int i = 0; i < 5000; ++i) {
+    fd = platform::pidfd_getfd(pidfd, target);
+    if (fd || fd.error().err != EBADF) break;
+    ::usleep(1000);
+  }
+  if (!fd) return std::unexpected(fd.error().context(fmt::format("take seccomp notify fd of pid {}", pid)));
+  char link[64] = {};
+  ::readlink(fmt::format("/proc/self/fd/{}", fd->get()).c_str(), link, sizeof link - 1);
+  if (std::string_view(link) != "anon_inode:seccomp notify")
+    return fail_errno(EBADF, "fd {} of pid {} is {:?}, not a seccomp notify listener", target, pid, link);
+  WARD_TRY(send_seccomp_fd(st, fd->get(), agent_pid));
+  if (::send(conn, "ACK", 3, MSG_NOSIGNAL) != 3) return fail_sys("seccomp: ACK to pid {}", pid);
+  return {};
+}
+
+}  // namespace detail
+
 Result<> create(const Global& g, const CreateOptions& o) {
   // CVE-2019-5736: the init is a clone of this process; make its binary one
   // the container cannot write.
@@ -409,25 +437,49 @@ Result<> start(const Global& g, const std::string& id) {
     return fail("cannot start container \"{}\": it is {}, not created", id, state::status_name(status));
 
   std::string dir = store.dir(id);
-  auto conn = connect_unix(platform::short_socket_path(lock->get(), dir, "exec.sock"), "exec socket");
+  auto conn = connect_unix(platform::short_socket_path(lock->get(), dir, "exec.sock"), "exec socket", SOCK_SEQPACKET);
   if (!conn) return std::unexpected(conn.error().context(fmt::format("start container \"{}\"", id)));
+  auto pidfd = platform::pidfd_open(st->pid);
+  if (!pidfd) return std::unexpected(pidfd.error().context(fmt::format("start container \"{}\"", id)));
   if (::write(conn->get(), "1", 1) != 1) return fail_sys("start container \"{}\"", id);
-  // EOF means the init exec'd (the connection is close-on-exec); ERROR is
-  // what stopped it; SECCOMP carries the notify fd for the agent.
+  // Success is EXECING and then EOF (the connection is close-on-exec); EOF
+  // alone means the init died first. ERROR is what stopped it; SECCOMP names
+  // the notify fd to take for the agent.
   ::unlink((dir + "/exec.sock").c_str());
+  bool execing = false;
+  auto failed = [&](Error e) -> Result<> {
+    (void)detail::kill_and_wait(*st);
+    return std::unexpected(e);
+  };
   for (;;) {
+    pollfd pf{conn->get(), POLLIN, 0};
+    int n = ::poll(&pf, 1, execing ? detail::kExecDeadlineMs : -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failed(Error{errno, "poll exec socket"});
+    if (n == 0)
+      return failed(Error{ETIMEDOUT, fmt::format("container init did not exec within {} s (a seccomp rule trapping a "
+                                                 "syscall the init makes?)", detail::kExecDeadlineMs / 1000)});
     auto reply = platform::recv_with_fds(conn->get());
-    if (!reply || reply->data.empty()) break;
+    if (!reply || (reply->data.empty() && reply->fds.empty())) {
+      if (execing) break;
+      // The pidfd says whether the init is gone (it cannot report why).
+      pollfd pp{pidfd->get(), POLLIN, 0};
+      bool dead = ::poll(&pp, 1, 1000) == 1;
+      return failed(Error{ECHILD, dead ? std::string("container init exited before exec")
+                                       : std::string("container init closed the exec socket before exec")});
+    }
     auto [kw, payload] = process::split_message(reply->data);
-    if (kw == process::kSeccompFd && !reply->fds.empty()) {
-      auto r = detail::send_seccomp_fd(*st, reply->fds[0].get());
-      if (!r) {
-        (void)detail::kill_and_wait(*st);
-        return std::unexpected(r.error());
-      }
+    if (kw == process::kExecing) {
+      execing = true;
       continue;
     }
-    return std::unexpected(Error{0, std::string(payload)});
+    if (kw == process::kSeccompFd) {
+      auto r = detail::take_seccomp_fd(*st, conn->get(), pidfd->get(), st->pid, payload);
+      if (!r) return failed(r.error());
+      continue;
+    }
+    if (kw == process::kError) return std::unexpected(Error{0, std::string(payload)});
+    return failed(Error{EPROTO, fmt::format("unexpected message {:?} from the container init", kw)});
   }
   st->started = true;
   WARD_TRY(store.save(*st));

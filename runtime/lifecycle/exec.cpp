@@ -1,5 +1,6 @@
 // exec: run a new process inside a created or running container.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -171,16 +172,37 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
   });
 
   if (auto r = cg->add_process(child, *sub_cgroups); !r) return std::unexpected(r.error().context("join container cgroup"));
+  auto pidfd = platform::pidfd_open(child);
+  if (!pidfd) return std::unexpected(pidfd.error().context("exec child"));
   WARD_TRY(platform::send_with_fds(parent_end.get(), process::kGo, {}));
   UniqueFd pty;
+  bool execing = false;
   for (;;) {
+    pollfd pf{parent_end.get(), POLLIN, 0};
+    int pn = ::poll(&pf, 1, execing ? detail::kExecDeadlineMs : -1);
+    if (pn < 0 && errno == EINTR) continue;
+    if (pn < 0) return fail_sys("poll exec child");
+    if (pn == 0)
+      return fail_errno(ETIMEDOUT, "exec'd process did not exec within {} s (a seccomp rule trapping a syscall "
+                        "the runtime makes?)", detail::kExecDeadlineMs / 1000);
     auto m = platform::recv_with_fds(parent_end.get());
     if (!m) return std::unexpected(m.error());
-    if (m->data.empty()) break;  // EOF: exec'd (the socket is close-on-exec)
+    if (m->data.empty()) {
+      if (execing) break;  // EXECING, then EOF: exec'd (the socket is close-on-exec)
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      child = -1;
+      if (WIFSIGNALED(status)) return fail_errno(ECHILD, "exec child killed by signal {} before exec", WTERMSIG(status));
+      return fail_errno(ECHILD, "exec child exited with status {} before exec", WEXITSTATUS(status));
+    }
     auto [kw, payload] = process::split_message(m->data);
     if (kw == process::kError) return std::unexpected(Error{0, std::string(payload)});
-    if (kw == process::kSeccompFd && !m->fds.empty()) {
-      auto r = detail::send_seccomp_fd(*st, m->fds[0].get(), child);
+    if (kw == process::kExecing) {
+      execing = true;
+      continue;
+    }
+    if (kw == process::kSeccompFd) {
+      auto r = detail::take_seccomp_fd(*st, parent_end.get(), pidfd->get(), child, payload, child);
       if (!r) return std::unexpected(r.error());
       continue;
     }

@@ -27,6 +27,16 @@ std::vector<model::Hook> hooks_from_json(const nlohmann::json& a);
 // Hand a seccomp notify fd to the agent at the container's
 // linux.seccomp.listenerPath, with the runtime-spec containerProcessState.
 Result<> send_seccomp_fd(const state::ContainerState& st, int fd, pid_t pid = 0);
+
+// SECCOMP{N} from an init or exec child `pid` (pidfd `pidfd`): take its fd N
+// with pidfd_getfd once the filter is in (retrying while it is not, bounded),
+// check it is a seccomp listener, hand it to the agent, and ACK on `conn`.
+Result<> take_seccomp_fd(const state::ContainerState& st, int conn, int pidfd, pid_t pid,
+                         std::string_view payload, pid_t agent_pid = 0);
+
+// How long a child may take from EXECING to execve before the runtime gives up
+// (a seccomp rule trapping a syscall the child still makes cannot hang it).
+inline constexpr int kExecDeadlineMs = 10000;
 // State JSON given to hooks.
 std::string hook_state(const state::ContainerState& st, state::Status status);
 

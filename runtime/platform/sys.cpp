@@ -161,6 +161,12 @@ Result<UniqueFd> pidfd_open(pid_t pid) {
   return UniqueFd(static_cast<int>(r));
 }
 
+Result<UniqueFd> pidfd_getfd(int pidfd, int targetfd) {
+  long r = ::syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
+  if (r < 0) return fail_sys("pidfd_getfd {}", targetfd);
+  return UniqueFd(static_cast<int>(r));
+}
+
 Result<> pidfd_send_signal(int pidfd, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) return fail_sys("signal {}", sig);
   return {};

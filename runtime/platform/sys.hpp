@@ -40,6 +40,8 @@ Result<pid_t> clone3_fork(uint64_t flags, int cgroup_fd = -1);
 
 // pidfd_open(2). ESRCH when gone.
 Result<UniqueFd> pidfd_open(pid_t pid);
+// pidfd_getfd(2): a duplicate (O_CLOEXEC) of fd `targetfd` of the process.
+Result<UniqueFd> pidfd_getfd(int pidfd, int targetfd);
 // pidfd_send_signal(2).
 Result<> pidfd_send_signal(int pidfd, int sig);
 

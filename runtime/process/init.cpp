@@ -348,16 +348,35 @@ void container_init(const InitArgs& a) {
 }
 
 namespace {
-// Load the filter; a notify fd goes to the runtime side as SECCOMP{fd}.
+// Load the filter. With a notify listener: announce its fd number first (the
+// lowest free one: this process is single-threaded), then wait for the
+// runtime side to have taken it with pidfd_getfd before going on.
 void load_filter(int conn, const seccomp::Program& filter) {
+  int expect = -1;
+  if (filter.uses_notify) {
+    expect = ::fcntl(conn, F_DUPFD_CLOEXEC, 0);
+    if (expect < 0) die(conn, Error{errno, "seccomp: find a free fd"});
+    ::close(expect);
+    char msg[32];
+    int len = std::snprintf(msg, sizeof msg, "%.*s\n%d", static_cast<int>(kSeccompFd.size()), kSeccompFd.data(), expect);
+    if (::send(conn, msg, static_cast<size_t>(len), MSG_NOSIGNAL) != len) die(conn, Error{errno, "seccomp: announce notify fd"});
+  }
   auto r = seccomp::load(filter);
   if (!r) die(conn, r.error().context("seccomp"));
   if (*r >= 0) {
-    int fds[1] = {*r};
-    auto s = platform::send_with_fds(conn, kSeccompFd, fds);
-    if (!s) die(conn, s.error().context("seccomp notify fd"));
+    if (*r != expect) die(conn, Error{EBADF, fmt::format("seccomp: notify fd is {}, announced {}", *r, expect)});
+    char ack[8];
+    ssize_t n;
+    do n = ::recv(conn, ack, sizeof ack, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) ::_exit(1);
     ::close(*r);
   }
+}
+
+void send_execing(int conn) {
+  if (::send(conn, kExecing.data(), kExecing.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kExecing.size()))
+    die(conn, Error{errno, "report exec"});
 }
 }  // namespace
 
@@ -374,11 +393,15 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   }
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
   // before the capabilities are dropped (as runc does).
-  if (filter && !proc.no_new_privileges) load_filter(conn, *filter);
+  if (filter && !proc.no_new_privileges) {
+    send_execing(conn);
+    load_filter(conn, *filter);
+  }
   INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "");
   INIT_TRY(conn, security::apply_selinux(proc), "selinux");
   INIT_TRY(conn, security::apply_identity(proc, f.host), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");
+  if (!filter || proc.no_new_privileges) send_execing(conn);
   if (filter && proc.no_new_privileges) load_filter(conn, *filter);
   ::execve(exe.c_str(), argv, envp);
   die(conn, Error{errno, fmt::format("exec \"{}\"", exe)});

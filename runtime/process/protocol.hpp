@@ -16,8 +16,9 @@
 //
 //   ward start ── connect(exec.sock), "1" ─▶  startContainer hooks, fds, seccomp,
 //                                            apparmor, uid/gid + caps, nnp, execve
-//              ◀── SECCOMP{notify fd} (handed to listenerPath), then
-//                  EOF (exec done) or ERROR{msg}
+//              ◀── EXECING, [SECCOMP{fd number} ── pidfd_getfd, ACK ─▶],
+//                  then EOF (exec done) or ERROR{msg}; EOF before EXECING
+//                  or a dead init (pidfd) is a failure
 //   poststart hooks                                                          [running]
 //
 // Messages are text: a keyword line, then an optional payload. Every failure in
@@ -35,9 +36,16 @@ inline constexpr std::string_view kGo = "GO";
 inline constexpr std::string_view kReady = "READY";
 inline constexpr std::string_view kAck = "ACK";
 inline constexpr std::string_view kError = "ERROR";
-// The seccomp notify fd, sent before execve so the runtime side can hand it
-// to the agent at linux.seccomp.listenerPath (the init cannot reach that path).
+// SECCOMP{N}: the seccomp notify listener will be the init's fd N once the
+// filter is loaded. The runtime side takes it with pidfd_getfd(2) (nothing the
+// init would have to send after loading a filter that may trap sendmsg),
+// hands it to the agent at linux.seccomp.listenerPath, and answers ACK; the
+// init waits for that ACK so the fd is still open when it is taken.
 inline constexpr std::string_view kSeccompFd = "SECCOMP";
+// The positive "about to execve" message, sent before the first seccomp
+// filter goes in (or right before execve without one). EOF without it is a
+// failure: the init died or was killed before it got there.
+inline constexpr std::string_view kExecing = "EXECING";
 
 // Split "KEYWORD\npayload" into its two parts.
 inline std::pair<std::string_view, std::string_view> split_message(std::string_view m) {

@@ -15,6 +15,7 @@
 #include "base/log.hpp"
 #include "platform/mount.hpp"
 #include "platform/path.hpp"
+#include "platform/procfs.hpp"
 #include "platform/sys.hpp"
 #include "rootfs/mount_options.hpp"
 #include "rootfs/mountinfo.hpp"
@@ -186,6 +187,30 @@ Result<> mount_cgroup(int root_fd, const model::Config& cfg, const model::Mount&
   return {};
 }
 
+// runc's checkProcMount (CVE-2019-16884, CVE-2025-52881): a destination that
+// resolved (through any symlink of the image) onto procfs would let a volume
+// cover a /proc file ward or the kernel trusts (attr/exec, sys/...). Refused,
+// except the few files lxcfs-style setups replace, as in runc.
+Result<> check_destination(int dest_fd, const model::Config& cfg, const std::string& dest) {
+  struct statfs sfs {};
+  if (::fstatfs(dest_fd, &sfs) != 0) return fail_sys("statfs mount destination");
+  if (sfs.f_type != PROC_SUPER_MAGIC) return {};
+  static constexpr std::string_view kAllowed[] = {
+      "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",   "/proc/swaps",
+      "/proc/uptime",  "/proc/loadavg",   "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
+  char buf[4096];
+  ssize_t n = ::readlink(proc_fd_path(dest_fd).c_str(), buf, sizeof buf - 1);
+  std::string where = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  std::string root = clean(cfg.root.path);
+  if (where.starts_with(root + "/")) {
+    std::string rel = where.substr(root.size());
+    for (auto a : kAllowed)
+      if (rel == a) return {};
+    where = rel;
+  }
+  return fail_errno(EPERM, "destination {:?} resolves to {:?} inside /proc: refused", dest, where);
+}
+
 Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p) {
   if (p.bind) {
     p.source = bind_source(cfg, p.source);
@@ -195,11 +220,13 @@ Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p) {
     auto fd = S_ISDIR(st.st_mode) ? platform::mkdir_all_in_root(root_fd, p.destination, 0755)
                                   : platform::create_file_in_root(root_fd, p.destination, 0644);
     if (!fd) return std::unexpected(fd.error());
+    WARD_TRY(check_destination(fd->get(), cfg, p.destination));
     WARD_TRY(platform::mount(p.source, proc_fd_path(fd->get()), "", p.flags));
     return apply_tail(root_fd, p);
   }
   auto fd = platform::mkdir_all_in_root(root_fd, p.destination, 0755);
   if (!fd) return std::unexpected(fd.error());
+  WARD_TRY(check_destination(fd->get(), cfg, p.destination));
   auto target = proc_fd_path(fd->get());
   unsigned long flags = p.flags;
   // A read-only /dev would refuse the device nodes created next; finalize()
@@ -391,20 +418,14 @@ Result<> bind_console(const std::string& slave_path) {
 namespace {
 
 Result<> write_sysctls(const model::Config& cfg) {
-  if (cfg.linux.sysctl.empty()) return {};
-  auto sys = open_dir("/proc/sys");
-  if (!sys) return std::unexpected(sys.error());
-  // Refuse a fake /proc planted by the image (the CVE-2019-16884 family).
-  struct statfs st {};
-  if (::fstatfs(sys->get(), &st) < 0) return fail_sys("statfs /proc/sys");
-  if (st.f_type != PROC_SUPER_MAGIC) return fail_errno(EINVAL, "/proc/sys is not procfs");
   for (const auto& [key, value] : cfg.linux.sysctl) {
     std::string rel = key;
     std::replace(rel.begin(), rel.end(), '.', '/');
-    auto fd = platform::open_in_root(sys->get(), rel, O_WRONLY | O_NOFOLLOW);
-    if (!fd) return std::unexpected(fd.error().context(fmt::format("sysctl {}", key)));
-    if (::write(fd->get(), value.data(), value.size()) < 0)
-      return fail_sys("sysctl {}={}", key, value);
+    // A private procfs, no mount crossing, the final file checked to be on
+    // procfs: an image cannot fake /proc or cover a sysctl with a volume
+    // (CVE-2019-16884, CVE-2025-52881).
+    auto r = platform::write_proc_file("sys/" + rel, value);
+    if (!r) return std::unexpected(r.error().context(fmt::format("sysctl {}={}", key, value)));
   }
   return {};
 }

@@ -1,5 +1,4 @@
 #include <fcntl.h>
-#include <sys/apparmor.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -16,15 +15,6 @@ namespace {
 
 // SELINUX_MAGIC from <linux/magic.h>.
 constexpr long kSelinuxMagic = 0xf97cff8c;
-
-Result<> write_attr(const char* path, std::string_view value) {
-  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
-  if (!fd) return fail_sys("open {}", path);
-  ssize_t n = ::write(fd.get(), value.data(), value.size());
-  if (n < 0) return fail_sys("write {}", path);
-  if (static_cast<size_t>(n) != value.size()) return fail_errno(EIO, "short write to {}", path);
-  return {};
-}
 
 }  // namespace
 
@@ -46,8 +36,14 @@ Result<> apply_apparmor(const model::Process& p, bool host_enabled) {
   if (!host_enabled)
     return fail_errno(EINVAL, "apparmor profile \"{}\" is set but AppArmor is not enabled on this host",
                       p.apparmor_profile);
-  if (::aa_change_onexec(p.apparmor_profile.c_str()) != 0)
-    return fail_sys("apparmor: change profile on exec to \"{}\"", p.apparmor_profile);
+  // What aa_change_onexec does, but through the private procfs instead of a
+  // path the container could have mounted over: the AppArmor-specific attr
+  // directory (Linux 5.8), else the shared attr/exec.
+  std::string cmd = "exec " + p.apparmor_profile;
+  auto r = platform::write_proc_file("thread-self/attr/apparmor/exec", cmd);
+  if (!r && r.error().err == ENOENT) r = platform::write_proc_file("thread-self/attr/exec", cmd);
+  if (!r)
+    return std::unexpected(r.error().context(fmt::format("apparmor: change profile on exec to \"{}\"", p.apparmor_profile)));
   return {};
 }
 
@@ -68,11 +64,9 @@ Result<> apply_selinux(const model::Process& p) {
     return fail_errno(EINVAL, "selinux label \"{}\" is set but SELinux is not enabled on this host",
                       p.selinux_label);
   // attr/exec is per thread (proc(5)); thread-self exists since Linux 3.17.
-  auto r = write_attr("/proc/thread-self/attr/exec", p.selinux_label);
-  if (!r && r.error().err == ENOENT) {
-    std::string path = fmt::format("/proc/self/task/{}/attr/exec", ::syscall(SYS_gettid));
-    r = write_attr(path.c_str(), p.selinux_label);
-  }
+  auto r = platform::write_proc_file("thread-self/attr/exec", p.selinux_label);
+  if (!r && r.error().err == ENOENT)
+    r = platform::write_proc_file(fmt::format("self/task/{}/attr/exec", ::syscall(SYS_gettid)), p.selinux_label);
   if (!r) return std::unexpected(r.error().context(fmt::format("selinux label \"{}\"", p.selinux_label)));
   return {};
 }

@@ -71,15 +71,6 @@ Result<> apply_rlimits(const std::vector<model::Rlimit>& rlimits) {
   return {};
 }
 
-Result<> write_file(const char* path, std::string_view data) {
-  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
-  if (!fd) return fail_sys("open {}", path);
-  ssize_t n = ::write(fd.get(), data.data(), data.size());
-  if (n < 0) return fail_sys("write \"{}\" to {}", data, path);
-  if (static_cast<size_t>(n) != data.size()) return fail_errno(EIO, "short write to {}", path);
-  return {};
-}
-
 Result<> apply_scheduler(const model::Scheduler& s) {
   SchedAttr attr{};
   attr.size = sizeof(attr);
@@ -190,7 +181,7 @@ Result<> apply_process_attrs(const model::Process& p,
   if (p.oom_score_adj) {
     // Lowering the score needs CAP_SYS_RESOURCE (proc(5)); only write it when
     // the config asks, so the inherited value is otherwise kept.
-    if (auto r = write_file("/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj)); !r)
+    if (auto r = platform::write_proc_file("self/oom_score_adj", std::to_string(*p.oom_score_adj)); !r)
       return std::unexpected(r.error().context("set oom_score_adj"));
   }
   if (personality) {

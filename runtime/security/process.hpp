@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/fd.hpp"
+#include "platform/procfs.hpp"
 #include "model/config.hpp"
 
 namespace ward::security {

@@ -26,7 +26,8 @@ int check(const Globals& g, const std::string& policy_arg, const std::string& bu
   auto v = policy::evaluate(*p, *cfg, facts);
   std::printf("policy %s (level %s, mode %s): %s\n", p->name.c_str(), policy::level_name(p->level),
               policy::mode_name(p->mode), file.c_str());
-  if (!v.exemption.empty()) std::printf("exempt: %s%s\n", v.exemption.c_str(), v.findings.empty() ? "" : " (pod-level rules only)");
+  if (!v.exemption.empty())
+    std::printf("exempt: %s%s\n", v.exemption.c_str(), v.findings.empty() ? "" : " (pod-level rules only)");
   size_t failed = 0;
   for (const auto& f : v.findings) {
     if (f.passed) {
@@ -55,18 +56,18 @@ void register_policy_commands(CLI::App& app, Globals& g, const char* argv0) {
   std::string base = argv0 ? argv0 : "";
   if (auto slash = base.rfind('/'); slash != std::string::npos) base = base.substr(slash + 1);
   if (base.starts_with("ward-") && base.size() > 5) g.lc.policy = base.substr(5);
-  app.add_option("--policy", g.lc.policy, "security policy: a name (restricted, baseline, ward-restricted, "
-                                          "privileged, or NAME.json in $WARD_POLICY_PATH or /etc/ward/policy) or a file");
+  app.add_option("--policy", g.lc.policy,
+                 "security policy: a name (restricted, baseline, ward-restricted, "
+                 "privileged, or NAME.json in $WARD_POLICY_PATH or /etc/ward/policy) or a file");
 
   static std::string policy_arg, bundle = ".", show_name;
   auto* pol = app.add_subcommand("policy", "check a bundle against a policy, or print a policy");
   pol->require_subcommand(1);
-  auto* chk = pol->add_subcommand("check", "print each rule with pass/fail and its JSON path; exit 1 on any violation");
+  auto* chk = pol->add_subcommand(
+      "check", "print each rule with pass/fail and its JSON path; exit 1 on any violation");
   chk->add_option("--policy", policy_arg, "policy name or file (default: the global --policy)");
   chk->add_option("-b,--bundle", bundle, "bundle directory")->capture_default_str();
-  chk->callback([&g] {
-    g.action = [&g] { return check(g, policy_arg, bundle); };
-  });
+  chk->callback([&g] { g.action = [&g] { return check(g, policy_arg, bundle); }; });
   auto* show = pol->add_subcommand("show", "print the effective policy (defaults filled in) as JSON");
   show->add_option("policy", show_name, "policy name or file (default: the global --policy)");
   show->callback([&g] {

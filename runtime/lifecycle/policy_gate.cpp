@@ -17,7 +17,7 @@ namespace {
 using model::NamespaceType;
 
 std::optional<policy::NsId> ns_id(const std::string& path) {
-  struct stat sb{};
+  struct stat sb {};
   if (::stat(path.c_str(), &sb) != 0) return std::nullopt;
   return policy::NsId{static_cast<uint64_t>(sb.st_dev), static_cast<uint64_t>(sb.st_ino)};
 }
@@ -44,8 +44,10 @@ Result<policy::Verdict> judge(const policy::Policy& p, model::Config& cfg, std::
   auto v = policy::apply(p, cfg, host_facts(cfg), def);
   if (v.refused()) return fail("{}", v.refusal());
   for (const auto* f : v.violations()) {
-    if (p.mode == policy::Mode::warn) log::warn("{} (warn: {} runs anyway)", f->message, what);
-    else log::info("{} (audit: {} runs anyway)", f->message, what);
+    if (p.mode == policy::Mode::warn)
+      log::warn("{} (warn: {} runs anyway)", f->message, what);
+    else
+      log::info("{} (audit: {} runs anyway)", f->message, what);
   }
   for (const auto& c : v.changes) log::info("policy {}: {}: hardened: {}", p.name, c.path, c.what);
   return v;
@@ -80,7 +82,7 @@ Result<policy::Policy> load_policy(std::string_view name_or_file) {
   }
   for (const auto& d : policy_dirs()) {
     std::string path = d + "/" + arg + ".json";
-    struct stat sb{};
+    struct stat sb {};
     if (::stat(path.c_str(), &sb) != 0) continue;
     auto text = platform::read_file(path);
     if (!text) return std::unexpected(text.error().context(fmt::format("policy {}", path)));
@@ -96,7 +98,8 @@ policy::HostFacts host_facts(const model::Config& cfg) {
   policy::HostFacts f;
   for (auto t : {NamespaceType::pid, NamespaceType::network, NamespaceType::ipc, NamespaceType::uts}) {
     for (const char* who : {"1", "self"}) {
-      if (auto id = ns_id(fmt::format("/proc/{}/ns/{}", who, model::ns_proc_name(t)))) f.host_namespaces.push_back({t, *id});
+      if (auto id = ns_id(fmt::format("/proc/{}/ns/{}", who, model::ns_proc_name(t))))
+        f.host_namespaces.push_back({t, *id});
     }
   }
   for (const auto& n : cfg.linux.namespaces) {
@@ -120,7 +123,8 @@ Result<std::optional<nlohmann::json>> policy_create(const Global& g, model::Conf
   if (!p) return std::unexpected(p.error());
   auto v = judge(*p, cfg, "the container");
   if (!v) return std::unexpected(v.error());
-  return std::optional<nlohmann::json>(nlohmann::json{{"policy", policy::to_json(*p)}, {"verdict", v->to_json()}});
+  return std::optional<nlohmann::json>(
+      nlohmann::json{{"policy", policy::to_json(*p)}, {"verdict", v->to_json()}});
 }
 
 Result<> policy_save(const std::string& state_dir, const std::optional<nlohmann::json>& record) {
@@ -132,7 +136,7 @@ Result<> policy_save(const std::string& state_dir, const std::optional<nlohmann:
 
 Result<> policy_exec(const std::string& state_dir, model::Config& cfg, model::Process& proc) {
   std::string path = state_dir + "/policy.json";
-  struct stat sb{};
+  struct stat sb {};
   if (::stat(path.c_str(), &sb) != 0) return {};
   auto text = platform::read_file(path);
   if (!text) return std::unexpected(text.error().context("policy decision"));

@@ -28,21 +28,47 @@ constexpr ModeName kModes[] = {
 
 // runtime-spec / containerd defaults (procMount Default).
 const std::vector<std::string> kMaskedPaths = {
-    "/proc/acpi",       "/proc/asound",     "/proc/kcore",       "/proc/keys",   "/proc/latency_stats",
+    "/proc/acpi",       "/proc/asound",      "/proc/kcore",       "/proc/keys",    "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"};
 const std::vector<std::string> kReadonlyPaths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                                  "/proc/sysrq-trigger"};
 // ward-restricted's default deniedSyscalls: namespace and mount escapes,
 // kernel keyring, eBPF, userfaultfd (race widening), perf, ptrace and
 // cross-process memory access, module and kexec loading, raw I/O ports.
-const std::vector<std::string> kDeniedSyscalls = {
-    "add_key",     "bpf",           "delete_module",   "finit_module",      "fsconfig",        "fsmount",
-    "fsopen",      "fspick",        "init_module",     "ioperm",            "iopl",            "kexec_file_load",
-    "kexec_load",  "keyctl",        "mount",           "mount_setattr",     "move_mount",      "open_by_handle_at",
-    "open_tree",   "perf_event_open", "pivot_root",    "process_vm_readv",  "process_vm_writev", "ptrace",
-    "reboot",      "request_key",   "setns",           "swapoff",           "swapon",          "umount2",
-    "unshare",     "userfaultfd"};
-const std::vector<std::string> kHostPaths = {"/var/lib/kubelet/pods", "/var/lib/containerd", "/run/containerd"};
+const std::vector<std::string> kDeniedSyscalls = {"add_key",
+                                                  "bpf",
+                                                  "delete_module",
+                                                  "finit_module",
+                                                  "fsconfig",
+                                                  "fsmount",
+                                                  "fsopen",
+                                                  "fspick",
+                                                  "init_module",
+                                                  "ioperm",
+                                                  "iopl",
+                                                  "kexec_file_load",
+                                                  "kexec_load",
+                                                  "keyctl",
+                                                  "mount",
+                                                  "mount_setattr",
+                                                  "move_mount",
+                                                  "open_by_handle_at",
+                                                  "open_tree",
+                                                  "perf_event_open",
+                                                  "pivot_root",
+                                                  "process_vm_readv",
+                                                  "process_vm_writev",
+                                                  "ptrace",
+                                                  "reboot",
+                                                  "request_key",
+                                                  "setns",
+                                                  "swapoff",
+                                                  "swapon",
+                                                  "umount2",
+                                                  "unshare",
+                                                  "userfaultfd"};
+const std::vector<std::string> kHostPaths = {"/var/lib/kubelet/pods", "/var/lib/containerd",
+                                             "/run/containerd"};
 
 Result<std::vector<std::string>> string_list(const json& j, const std::string& key, std::string_view label,
                                              const std::string& path) {
@@ -77,9 +103,18 @@ Result<Policy> parse_policy(std::string_view text, std::string_view label) {
     return fail("{}: invalid JSON: {}", label, e.what());
   }
   if (!j.is_object()) return fail("{}: a policy must be a JSON object", label);
-  static const char* known[] = {"name",          "level",          "mode",          "allowedHostPaths",
-                                "allowedDevices", "allowedCapabilities", "allowedSysctls", "deniedSyscalls",
-                                "maskedPaths",   "readonlyPaths",  "apparmorProfile", "exemptions"};
+  static const char* known[] = {"name",
+                                "level",
+                                "mode",
+                                "allowedHostPaths",
+                                "allowedDevices",
+                                "allowedCapabilities",
+                                "allowedSysctls",
+                                "deniedSyscalls",
+                                "maskedPaths",
+                                "readonlyPaths",
+                                "apparmorProfile",
+                                "exemptions"};
   for (const auto& [k, v] : j.items()) {
     if (std::find(std::begin(known), std::end(known), k) == std::end(known))
       return fail("{}: {}: unknown field", label, k);
@@ -89,7 +124,8 @@ Result<Policy> parse_policy(std::string_view text, std::string_view label) {
   auto lv = j["level"].get<std::string>();
   auto li = std::find_if(std::begin(kLevels), std::end(kLevels), [&](const auto& e) { return lv == e.name; });
   if (li == std::end(kLevels))
-    return fail("{}: level: unknown level \"{}\" (privileged, baseline, restricted, ward-restricted)", label, lv);
+    return fail("{}: level: unknown level \"{}\" (privileged, baseline, restricted, ward-restricted)", label,
+                lv);
   p.level = li->level;
   p.name = lv;
   if (j.contains("name")) {
@@ -101,7 +137,8 @@ Result<Policy> parse_policy(std::string_view text, std::string_view label) {
     if (!j["mode"].is_string()) return fail("{}: mode: must be a string", label);
     auto mv = j["mode"].get<std::string>();
     auto mi = std::find_if(std::begin(kModes), std::end(kModes), [&](const auto& e) { return mv == e.name; });
-    if (mi == std::end(kModes)) return fail("{}: mode: unknown mode \"{}\" (enforce, audit, warn, harden)", label, mv);
+    if (mi == std::end(kModes))
+      return fail("{}: mode: unknown mode \"{}\" (enforce, audit, warn, harden)", label, mv);
     p.mode = mi->mode;
   }
   p.allowed_host_paths = kHostPaths;
@@ -160,21 +197,24 @@ Result<Policy> parse_policy(std::string_view text, std::string_view label) {
 }
 
 json to_json(const Policy& p) {
-  return json{{"name", p.name},
-              {"level", level_name(p.level)},
-              {"mode", mode_name(p.mode)},
-              {"allowedHostPaths", p.allowed_host_paths},
-              {"allowedDevices", p.allowed_devices},
-              {"allowedCapabilities", p.allowed_capabilities},
-              {"allowedSysctls", p.allowed_sysctls},
-              {"deniedSyscalls", p.denied_syscalls},
-              {"maskedPaths", p.masked_paths},
-              {"readonlyPaths", p.readonly_paths},
-              {"apparmorProfile", p.apparmor_profile},
-              {"exemptions", {{"containerTypes", p.exempt_container_types}, {"namespaces", p.exempt_namespaces}}}};
+  return json{
+      {"name", p.name},
+      {"level", level_name(p.level)},
+      {"mode", mode_name(p.mode)},
+      {"allowedHostPaths", p.allowed_host_paths},
+      {"allowedDevices", p.allowed_devices},
+      {"allowedCapabilities", p.allowed_capabilities},
+      {"allowedSysctls", p.allowed_sysctls},
+      {"deniedSyscalls", p.denied_syscalls},
+      {"maskedPaths", p.masked_paths},
+      {"readonlyPaths", p.readonly_paths},
+      {"apparmorProfile", p.apparmor_profile},
+      {"exemptions", {{"containerTypes", p.exempt_container_types}, {"namespaces", p.exempt_namespaces}}}};
 }
 
-std::vector<std::string> builtin_names() { return {"privileged", "baseline", "restricted", "ward-restricted"}; }
+std::vector<std::string> builtin_names() {
+  return {"privileged", "baseline", "restricted", "ward-restricted"};
+}
 
 std::optional<Policy> builtin(std::string_view name) {
   if (name == "privileged") {
@@ -194,6 +234,8 @@ std::optional<Policy> builtin(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view default_seccomp_json() { return embedded_file("profiles/seccomp/default.json"); }
+std::string_view default_seccomp_json() {
+  return embedded_file("profiles/seccomp/default.json");
+}
 
 }  // namespace ward::policy

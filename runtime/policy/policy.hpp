@@ -85,8 +85,8 @@ struct HostFacts {
 
 // One rule's outcome for one place in config.json.
 struct Finding {
-  std::string rule;     // "non-root"
-  std::string path;     // "process.user.uid"
+  std::string rule;  // "non-root"
+  std::string path;  // "process.user.uid"
   bool passed = false;
   std::string message;  // the one-line message when failed, "" when passed
 };
@@ -113,7 +113,7 @@ struct Verdict {
   std::string policy;
   Mode mode = Mode::enforce;
   Level level = Level::privileged;
-  std::string exemption;         // why it is exempt, "" when it is not
+  std::string exemption;          // why it is exempt, "" when it is not
   std::vector<Finding> findings;  // every rule checked, passed or not
   std::vector<Change> changes;    // harden's changes, in order
   // True when some rule failed.

@@ -14,13 +14,15 @@ using model::NamespaceType;
 using model::SeccompAction;
 
 const std::vector<std::string> kSafeSysctls = {
-    "kernel.shm_rmid_forced",        "net.ipv4.ip_local_port_range",  "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ping_group_range", "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",  "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_syncookies"};
+    "kernel.shm_rmid_forced",           "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_local_reserved_ports", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ping_group_range",        "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",     "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_keepalive_time",      "net.ipv4.tcp_syncookies"};
 const std::vector<std::string> kBaselineCaps = {
-    "CAP_AUDIT_WRITE", "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",  "CAP_KILL",       "CAP_MKNOD",
-    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT"};
+    "CAP_AUDIT_WRITE", "CAP_CHOWN",  "CAP_DAC_OVERRIDE",     "CAP_FOWNER",  "CAP_FSETID",
+    "CAP_KILL",        "CAP_MKNOD",  "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID",
+    "CAP_SETPCAP",     "CAP_SETUID", "CAP_SYS_CHROOT"};
 
 // The devices every container gets (runtime-spec "Default Devices") plus
 // /dev/pts/* and /dev/net/tun, which runc's default cgroup rules allow.
@@ -29,10 +31,10 @@ struct Dev {
   char type;
   int64_t major, minor;  // minor -1: any
 };
-constexpr Dev kDefaultDevices[] = {{"/dev/null", 'c', 1, 3},    {"/dev/zero", 'c', 1, 5},
-                                   {"/dev/full", 'c', 1, 7},    {"/dev/random", 'c', 1, 8},
-                                   {"/dev/urandom", 'c', 1, 9}, {"/dev/tty", 'c', 5, 0},
-                                   {"/dev/console", 'c', 5, 1}, {"/dev/ptmx", 'c', 5, 2},
+constexpr Dev kDefaultDevices[] = {{"/dev/null", 'c', 1, 3},     {"/dev/zero", 'c', 1, 5},
+                                   {"/dev/full", 'c', 1, 7},     {"/dev/random", 'c', 1, 8},
+                                   {"/dev/urandom", 'c', 1, 9},  {"/dev/tty", 'c', 5, 0},
+                                   {"/dev/console", 'c', 5, 1},  {"/dev/ptmx", 'c', 5, 2},
                                    {"/dev/pts/*", 'c', 136, -1}, {"/dev/net/tun", 'c', 10, 200}};
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
@@ -50,15 +52,24 @@ std::string join(const std::vector<std::string>& v, std::string_view sep = ", ")
 
 const char* action_name(SeccompAction a) {
   switch (a) {
-    case SeccompAction::kill: return "SCMP_ACT_KILL";
-    case SeccompAction::kill_process: return "SCMP_ACT_KILL_PROCESS";
-    case SeccompAction::kill_thread: return "SCMP_ACT_KILL_THREAD";
-    case SeccompAction::trap: return "SCMP_ACT_TRAP";
-    case SeccompAction::errno_: return "SCMP_ACT_ERRNO";
-    case SeccompAction::trace: return "SCMP_ACT_TRACE";
-    case SeccompAction::allow: return "SCMP_ACT_ALLOW";
-    case SeccompAction::log: return "SCMP_ACT_LOG";
-    case SeccompAction::notify: return "SCMP_ACT_NOTIFY";
+    case SeccompAction::kill:
+      return "SCMP_ACT_KILL";
+    case SeccompAction::kill_process:
+      return "SCMP_ACT_KILL_PROCESS";
+    case SeccompAction::kill_thread:
+      return "SCMP_ACT_KILL_THREAD";
+    case SeccompAction::trap:
+      return "SCMP_ACT_TRAP";
+    case SeccompAction::errno_:
+      return "SCMP_ACT_ERRNO";
+    case SeccompAction::trace:
+      return "SCMP_ACT_TRACE";
+    case SeccompAction::allow:
+      return "SCMP_ACT_ALLOW";
+    case SeccompAction::log:
+      return "SCMP_ACT_LOG";
+    case SeccompAction::notify:
+      return "SCMP_ACT_NOTIFY";
   }
   return "?";
 }
@@ -87,7 +98,8 @@ bool under(std::string_view path, std::string_view prefix) {
 
 bool is_bind(const model::Mount& m) {
   if (m.type == "bind") return true;
-  return std::any_of(m.options.begin(), m.options.end(), [](const std::string& o) { return o == "bind" || o == "rbind"; });
+  return std::any_of(m.options.begin(), m.options.end(),
+                     [](const std::string& o) { return o == "bind" || o == "rbind"; });
 }
 
 // The rules each level applies; `pod` rules also hold for exempt container types.
@@ -139,32 +151,47 @@ class Checker {
 
   void check(std::string_view id) {
     const auto* proc = cfg_.process ? &*cfg_.process : nullptr;
-    if (id == "host-namespaces") namespaces();
-    else if (id == "capabilities" && proc) capabilities(*proc);
-    else if (id == "devices") devices();
-    else if (id == "masked-paths") paths("masked-paths", "linux.maskedPaths", cfg_.linux.masked_paths, p_.masked_paths, "mask", "masked");
-    else if (id == "readonly-paths") paths("readonly-paths", "linux.readonlyPaths", cfg_.linux.readonly_paths, p_.readonly_paths, "make read-only", "read-only");
-    else if (id == "apparmor" && proc) apparmor(*proc);
-    else if (id == "sysctls") sysctls();
-    else if (id == "host-paths") host_paths();
+    if (id == "host-namespaces")
+      namespaces();
+    else if (id == "capabilities" && proc)
+      capabilities(*proc);
+    else if (id == "devices")
+      devices();
+    else if (id == "masked-paths")
+      paths("masked-paths", "linux.maskedPaths", cfg_.linux.masked_paths, p_.masked_paths, "mask", "masked");
+    else if (id == "readonly-paths")
+      paths("readonly-paths", "linux.readonlyPaths", cfg_.linux.readonly_paths, p_.readonly_paths,
+            "make read-only", "read-only");
+    else if (id == "apparmor" && proc)
+      apparmor(*proc);
+    else if (id == "sysctls")
+      sysctls();
+    else if (id == "host-paths")
+      host_paths();
     else if (id == "no-new-privileges" && proc) {
       if (!proc->no_new_privileges)
         bad("no-new-privileges", "process.noNewPrivileges", "is false",
             fmt::format("{} requires noNewPrivileges (allowPrivilegeEscalation: false)", lv_));
-    } else if (id == "non-root" && proc) non_root(*proc);
-    else if (id == "seccomp") seccomp();
+    } else if (id == "non-root" && proc)
+      non_root(*proc);
+    else if (id == "seccomp")
+      seccomp();
     else if (id == "memory-limit") {
       const auto& r = cfg_.linux.resources;
       if (!(r && r->memory && r->memory->limit && *r->memory->limit > 0))
-        bad("memory-limit", "linux.resources.memory.limit", "not set", fmt::format("{} requires a memory limit", lv_));
+        bad("memory-limit", "linux.resources.memory.limit", "not set",
+            fmt::format("{} requires a memory limit", lv_));
     } else if (id == "pids-limit") {
       const auto& r = cfg_.linux.resources;
       if (!(r && r->pids && r->pids->limit && *r->pids->limit > 0))
-        bad("pids-limit", "linux.resources.pids.limit", "not set", fmt::format("{} requires a pids limit", lv_));
+        bad("pids-limit", "linux.resources.pids.limit", "not set",
+            fmt::format("{} requires a pids limit", lv_));
     } else if (id == "readonly-rootfs") {
       if (!cfg_.root.readonly)
-        bad("readonly-rootfs", "root.readonly", "is false", fmt::format("{} requires a read-only root filesystem", lv_));
-    } else if (id == "denied-syscalls") denied_syscalls();
+        bad("readonly-rootfs", "root.readonly", "is false",
+            fmt::format("{} requires a read-only root filesystem", lv_));
+    } else if (id == "denied-syscalls")
+      denied_syscalls();
   }
 
   void namespaces() {
@@ -179,19 +206,22 @@ class Checker {
           idx = i;
         }
       if (!n) {
-        bad("host-namespaces", "linux.namespaces", fmt::format("no {} namespace, so it shares the host's", name), req);
+        bad("host-namespaces", "linux.namespaces",
+            fmt::format("no {} namespace, so it shares the host's", name), req);
         continue;
       }
       if (n->path.empty()) continue;
       std::string path = fmt::format("linux.namespaces[{}].path", idx);
       auto it = f_.namespace_paths.find(n->path);
       if (it == f_.namespace_paths.end()) {
-        bad("host-namespaces", path, fmt::format("{} namespace \"{}\" cannot be inspected", name, n->path), req);
+        bad("host-namespaces", path, fmt::format("{} namespace \"{}\" cannot be inspected", name, n->path),
+            req);
         continue;
       }
       for (const auto& [ht, id] : f_.host_namespaces)
         if (ht == t && id == it->second) {
-          bad("host-namespaces", path, fmt::format("joins the host's {} namespace (\"{}\")", name, n->path), req);
+          bad("host-namespaces", path, fmt::format("joins the host's {} namespace (\"{}\")", name, n->path),
+              req);
           break;
         }
     }
@@ -207,12 +237,16 @@ class Checker {
     if (!proc.capabilities) return;
     const auto& c = *proc.capabilities;
     const std::pair<const char*, const std::vector<model::Capability>*> sets[] = {
-        {"bounding", &c.bounding}, {"effective", &c.effective}, {"inheritable", &c.inheritable},
-        {"permitted", &c.permitted}, {"ambient", &c.ambient}};
+        {"bounding", &c.bounding},
+        {"effective", &c.effective},
+        {"inheritable", &c.inheritable},
+        {"permitted", &c.permitted},
+        {"ambient", &c.ambient}};
     for (const auto& [set, caps] : sets)
       for (size_t i = 0; i < caps->size(); ++i)
         if (!contains(allowed, (*caps)[i].name))
-          bad("capabilities", fmt::format("process.capabilities.{}[{}]", set, i), fmt::format("adds {}", (*caps)[i].name), req);
+          bad("capabilities", fmt::format("process.capabilities.{}[{}]", set, i),
+              fmt::format("adds {}", (*caps)[i].name), req);
   }
 
   bool default_device(const model::Device& d) const {
@@ -232,7 +266,8 @@ class Checker {
         ok.push_back(&d);
         continue;
       }
-      bad("devices", fmt::format("linux.devices[{}]", i), fmt::format("host device {} ({}:{})", d.path, d.major, d.minor), req);
+      bad("devices", fmt::format("linux.devices[{}]", i),
+          fmt::format("host device {} ({}:{})", d.path, d.major, d.minor), req);
     }
     if (!cfg_.linux.resources) return;
     const auto& rules = cfg_.linux.resources->devices;
@@ -243,15 +278,22 @@ class Checker {
       std::string path = fmt::format("linux.resources.devices[{}]", i);
       auto num = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("*"); };
       if (r.type == 'a' || !r.major) {
-        bad("devices", path, fmt::format("allows {} access to every {}device", r.access, r.type == 'a' ? "" : (r.type == 'b' ? "block " : "character ")), req);
+        bad("devices", path,
+            fmt::format("allows {} access to every {}device", r.access,
+                        r.type == 'a' ? "" : (r.type == 'b' ? "block " : "character ")),
+            req);
         continue;
       }
       bool match = false;
       for (const auto& e : kDefaultDevices)
-        match = match || (r.type == e.type && *r.major == e.major && (e.minor == -1 || (r.minor && *r.minor == e.minor)));
+        match = match || (r.type == e.type && *r.major == e.major &&
+                          (e.minor == -1 || (r.minor && *r.minor == e.minor)));
       for (const auto* d : ok)
-        match = match || ((d->type == 'u' ? 'c' : d->type) == r.type && *r.major == d->major && r.minor && *r.minor == d->minor);
-      if (!match) bad("devices", path, fmt::format("allows {} {}:{} {}", r.type, num(r.major), num(r.minor), r.access), req);
+        match = match || ((d->type == 'u' ? 'c' : d->type) == r.type && *r.major == d->major && r.minor &&
+                          *r.minor == d->minor);
+      if (!match)
+        bad("devices", path, fmt::format("allows {} {}:{} {}", r.type, num(r.major), num(r.minor), r.access),
+            req);
     }
   }
 
@@ -268,8 +310,10 @@ class Checker {
   void apparmor(const model::Process& proc) {
     if (!f_.apparmor) return;
     std::string req = fmt::format("{} requires an AppArmor profile on this host", lv_);
-    if (proc.apparmor_profile.empty()) bad("apparmor", "process.apparmorProfile", "not set (unconfined)", req);
-    else if (proc.apparmor_profile == "unconfined") bad("apparmor", "process.apparmorProfile", "is \"unconfined\"", req);
+    if (proc.apparmor_profile.empty())
+      bad("apparmor", "process.apparmorProfile", "not set (unconfined)", req);
+    else if (proc.apparmor_profile == "unconfined")
+      bad("apparmor", "process.apparmorProfile", "is \"unconfined\"", req);
   }
 
   void sysctls() {
@@ -292,9 +336,9 @@ class Checker {
       if (allowed(m.source) && allowed(real)) continue;
       std::string what = fmt::format("bind-mounts host path {}", m.source);
       if (real != m.source) what += fmt::format(" (resolves to {})", real);
-      std::string req = p_.allowed_host_paths.empty()
-                            ? fmt::format("{} allows no host path bind mounts", lv_)
-                            : fmt::format("{} allows bind mounts only from {}", lv_, join(p_.allowed_host_paths));
+      std::string req = p_.allowed_host_paths.empty() ? fmt::format("{} allows no host path bind mounts", lv_)
+                                                      : fmt::format("{} allows bind mounts only from {}", lv_,
+                                                                    join(p_.allowed_host_paths));
       bad("host-paths", fmt::format("mounts[{}].source", i), what, req);
     }
   }
@@ -330,7 +374,8 @@ class Checker {
     const auto& s = cfg_.linux.seccomp;
     if (p_.denied_syscalls.empty()) return;
     if (!s) {
-      bad("denied-syscalls", "linux.seccomp", fmt::format("not set, so {} are allowed", join(p_.denied_syscalls)), req);
+      bad("denied-syscalls", "linux.seccomp",
+          fmt::format("not set, so {} are allowed", join(p_.denied_syscalls)), req);
       return;
     }
     std::vector<std::string> by_default;
@@ -368,7 +413,9 @@ std::string annotation(const model::Config& cfg, const char* key) {
 
 }  // namespace
 
-const std::vector<std::string>& safe_sysctls() { return kSafeSysctls; }
+const std::vector<std::string>& safe_sysctls() {
+  return kSafeSysctls;
+}
 
 std::vector<std::string> level_capabilities(Level l) {
   switch (l) {
@@ -377,9 +424,11 @@ std::vector<std::string> level_capabilities(Level l) {
       for (const auto& c : model::kCapabilities) all.emplace_back(c.name);
       return all;
     }
-    case Level::baseline: return kBaselineCaps;
+    case Level::baseline:
+      return kBaselineCaps;
     case Level::restricted:
-    case Level::ward_restricted: return {"CAP_NET_BIND_SERVICE"};
+    case Level::ward_restricted:
+      return {"CAP_NET_BIND_SERVICE"};
   }
   return {};
 }
@@ -390,12 +439,14 @@ Verdict evaluate(const Policy& p, const model::Config& cfg, const HostFacts& fac
   v.mode = p.mode;
   v.level = p.level;
   if (p.level == Level::privileged) return v;
-  if (auto ns = annotation(cfg, "io.kubernetes.cri.sandbox-namespace"); !ns.empty() && contains(p.exempt_namespaces, ns)) {
+  if (auto ns = annotation(cfg, "io.kubernetes.cri.sandbox-namespace");
+      !ns.empty() && contains(p.exempt_namespaces, ns)) {
     v.exemption = fmt::format("namespace {}", ns);
     return v;
   }
   bool pod_only = false;
-  if (auto t = annotation(cfg, "io.kubernetes.cri.container-type"); !t.empty() && contains(p.exempt_container_types, t)) {
+  if (auto t = annotation(cfg, "io.kubernetes.cri.container-type");
+      !t.empty() && contains(p.exempt_container_types, t)) {
     v.exemption = fmt::format("container-type {}", t);
     pod_only = true;
   }
@@ -403,7 +454,8 @@ Verdict evaluate(const Policy& p, const model::Config& cfg, const HostFacts& fac
   return v;
 }
 
-Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, const model::Seccomp& default_seccomp) {
+Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts,
+               const model::Seccomp& default_seccomp) {
   Verdict first = evaluate(p, cfg, facts);
   // Only the rules that failed are touched; exempt rules never fail.
   std::set<std::string> failed;
@@ -420,7 +472,8 @@ Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, cons
   }
   if (failed.contains("apparmor") && proc && !p.apparmor_profile.empty()) {
     proc->apparmor_profile = p.apparmor_profile;
-    changes.push_back({"apparmor", "process.apparmorProfile", fmt::format("set to \"{}\"", p.apparmor_profile)});
+    changes.push_back(
+        {"apparmor", "process.apparmorProfile", fmt::format("set to \"{}\"", p.apparmor_profile)});
   }
   auto add_paths = [&](const char* rule, const char* path, std::vector<std::string>& have,
                        const std::vector<std::string>& need) {
@@ -441,9 +494,11 @@ Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, cons
       if (!contains(allowed, c)) allowed.push_back(c);
     if (proc->capabilities) {
       auto& c = *proc->capabilities;
-      const std::pair<const char*, std::vector<model::Capability>*> sets[] = {
-          {"bounding", &c.bounding}, {"effective", &c.effective}, {"inheritable", &c.inheritable},
-          {"permitted", &c.permitted}, {"ambient", &c.ambient}};
+      const std::pair<const char*, std::vector<model::Capability>*> sets[] = {{"bounding", &c.bounding},
+                                                                              {"effective", &c.effective},
+                                                                              {"inheritable", &c.inheritable},
+                                                                              {"permitted", &c.permitted},
+                                                                              {"ambient", &c.ambient}};
       for (const auto& [set, caps] : sets) {
         std::vector<std::string> dropped;
         std::erase_if(*caps, [&](const model::Capability& x) {
@@ -452,7 +507,8 @@ Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, cons
           return drop;
         });
         if (!dropped.empty())
-          changes.push_back({"capabilities", fmt::format("process.capabilities.{}", set), fmt::format("dropped {}", join(dropped))});
+          changes.push_back({"capabilities", fmt::format("process.capabilities.{}", set),
+                             fmt::format("dropped {}", join(dropped))});
       }
     }
   }
@@ -470,7 +526,8 @@ Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, cons
       });
       if (!removed.empty()) {
         touched = true;
-        changes.push_back({"denied-syscalls", fmt::format("linux.seccomp.syscalls[{}]", i), fmt::format("removed {}", join(removed))});
+        changes.push_back({"denied-syscalls", fmt::format("linux.seccomp.syscalls[{}]", i),
+                           fmt::format("removed {}", join(removed))});
       }
     }
     std::erase_if(s.syscalls, [](const model::SeccompSyscall& r) { return r.names.empty(); });
@@ -484,7 +541,8 @@ Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, cons
       if (!deny.empty()) {
         touched = true;
         s.syscalls.push_back(model::SeccompSyscall{deny, SeccompAction::errno_, 1, {}});
-        changes.push_back({"denied-syscalls", "linux.seccomp.syscalls", fmt::format("denied {} with EPERM", join(deny))});
+        changes.push_back(
+            {"denied-syscalls", "linux.seccomp.syscalls", fmt::format("denied {} with EPERM", join(deny))});
       }
     }
     (void)touched;
@@ -494,7 +552,8 @@ Verdict harden(const Policy& p, model::Config& cfg, const HostFacts& facts, cons
   return v;
 }
 
-Verdict apply(const Policy& p, model::Config& cfg, const HostFacts& facts, const model::Seccomp& default_seccomp) {
+Verdict apply(const Policy& p, model::Config& cfg, const HostFacts& facts,
+              const model::Seccomp& default_seccomp) {
   if (p.mode == Mode::harden) return harden(p, cfg, facts, default_seccomp);
   return evaluate(p, cfg, facts);
 }
@@ -510,7 +569,9 @@ std::vector<const Finding*> Verdict::violations() const {
   return out;
 }
 
-bool Verdict::refused() const { return (mode == Mode::enforce || mode == Mode::harden) && violated(); }
+bool Verdict::refused() const {
+  return (mode == Mode::enforce || mode == Mode::harden) && violated();
+}
 
 std::string Verdict::refusal() const {
   auto v = violations();
@@ -538,10 +599,11 @@ std::vector<Decision> Verdict::decisions() const {
 
 nlohmann::json Verdict::to_json() const {
   nlohmann::json viol = nlohmann::json::array(), ch = nlohmann::json::array();
-  for (const auto* f : violations()) viol.push_back({{"rule", f->rule}, {"path", f->path}, {"message", f->message}});
+  for (const auto* f : violations())
+    viol.push_back({{"rule", f->rule}, {"path", f->path}, {"message", f->message}});
   for (const auto& c : changes) ch.push_back({{"rule", c.rule}, {"path", c.path}, {"change", c.what}});
-  nlohmann::json j = {{"policy", policy},     {"level", level_name(level)}, {"mode", mode_name(mode)},
-                      {"decision", overall(*this)}, {"violations", viol},      {"changes", ch}};
+  nlohmann::json j = {{"policy", policy},           {"level", level_name(level)}, {"mode", mode_name(mode)},
+                      {"decision", overall(*this)}, {"violations", viol},         {"changes", ch}};
   if (!exemption.empty()) j["exemption"] = exemption;
   return j;
 }

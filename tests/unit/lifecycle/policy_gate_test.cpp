@@ -35,7 +35,8 @@ std::string restricted_config() {
       "maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],
       "readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"],
       "resources":{"devices":[{"allow":false,"access":"rwm"}]},
-      "seccomp":)" + seccomp + "}}";
+      "seccomp":)" +
+         seccomp + "}}";
 }
 
 // The 0.2 ms bound holds for optimized builds; a Debug or sanitizer build only reports.
@@ -61,7 +62,8 @@ TEST_CASE("a policy name is looked up in WARD_POLICY_PATH, then /etc/ward/policy
   auto p = lifecycle::detail::load_policy("restricted");
   REQUIRE(p);
   CHECK(p->name == "site");
-  CHECK(lifecycle::detail::policy_dirs() == std::vector<std::string>{"/nonexistent", dir.string(), "/etc/ward/policy"});
+  CHECK(lifecycle::detail::policy_dirs() ==
+        std::vector<std::string>{"/nonexistent", dir.string(), "/etc/ward/policy"});
   auto f = lifecycle::detail::load_policy((dir / "restricted.json").string());
   REQUIRE(f);
   CHECK(f->level == policy::Level::baseline);
@@ -72,7 +74,9 @@ TEST_CASE("a policy name is looked up in WARD_POLICY_PATH, then /etc/ward/policy
   CHECK(b->level == policy::Level::ward_restricted);
   auto missing = lifecycle::detail::load_policy("nope");
   REQUIRE(!missing);
-  CHECK(missing.error().what() == "policy \"nope\": not found in /etc/ward/policy nor built in (privileged, baseline, restricted, ward-restricted)");
+  CHECK(missing.error().what() ==
+        "policy \"nope\": not found in /etc/ward/policy nor built in (privileged, baseline, restricted, "
+        "ward-restricted)");
 }
 
 TEST_CASE("host facts: the host's namespaces by inode, joined paths, realpath of bind sources") {
@@ -82,11 +86,14 @@ TEST_CASE("host facts: the host's namespaces by inode, joined paths, realpath of
   CHECK(f.host_namespaces.size() >= 4);  // ours at least; pid 1's where readable
   REQUIRE(f.namespace_paths.count("/proc/self/ns/ipc") == 1);
   bool is_host = false;
-  for (const auto& [t, id] : f.host_namespaces) is_host = is_host || (t == model::NamespaceType::ipc && id == f.namespace_paths["/proc/self/ns/ipc"]);
+  for (const auto& [t, id] : f.host_namespaces)
+    is_host = is_host || (t == model::NamespaceType::ipc && id == f.namespace_paths["/proc/self/ns/ipc"]);
   CHECK(is_host);
   auto v = policy::evaluate(*policy::builtin("restricted"), *cfg, f);
   REQUIRE(v.violated());
-  CHECK(v.violations()[0]->message == "policy restricted: linux.namespaces[1].path: joins the host's ipc namespace (\"/proc/self/ns/ipc\"); restricted requires its own or the pod's ipc namespace");
+  CHECK(v.violations()[0]->message ==
+        "policy restricted: linux.namespaces[1].path: joins the host's ipc namespace "
+        "(\"/proc/self/ns/ipc\"); restricted requires its own or the pod's ipc namespace");
 }
 
 TEST_CASE("the check adds at most 0.2 ms of CPU to create (policy load, host facts, rules, record)") {
@@ -97,7 +104,8 @@ TEST_CASE("the check adds at most 0.2 ms of CPU to create (policy load, host fac
   REQUIRE(cfg);
   for (const char* mode : {"enforce", "harden"}) {
     lifecycle::Global g;
-    auto path = std::filesystem::temp_directory_path() / ("ward-policy-bench-" + std::to_string(::getpid()) + ".json");
+    auto path = std::filesystem::temp_directory_path() /
+                ("ward-policy-bench-" + std::to_string(::getpid()) + ".json");
     std::ofstream(path) << R"({"level":"restricted","mode":")" << mode << R"("})";
     g.policy = std::string(mode) == "enforce" ? "restricted" : path.string();
     const int n = 300;
@@ -120,7 +128,8 @@ TEST_CASE("the check adds at most 0.2 ms of CPU to create (policy load, host fac
   auto bare = *cfg;
   bare.linux.seccomp.reset();
   lifecycle::Global g;
-  auto path = std::filesystem::temp_directory_path() / ("ward-policy-bench-h-" + std::to_string(::getpid()) + ".json");
+  auto path = std::filesystem::temp_directory_path() /
+              ("ward-policy-bench-h-" + std::to_string(::getpid()) + ".json");
   std::ofstream(path) << R"({"level":"restricted","mode":"harden"})";
   g.policy = path.string();
   const int n = 100;
@@ -132,6 +141,7 @@ TEST_CASE("the check adds at most 0.2 ms of CPU to create (policy load, host fac
     CHECK((**r)["verdict"]["decision"] == "hardened");
     CHECK(c.linux.seccomp);
   }
-  MESSAGE("harden filling ward's default seccomp profile: " << (cpu_seconds() - t0) / n * 1e3 << " ms CPU per container");
+  MESSAGE("harden filling ward's default seccomp profile: " << (cpu_seconds() - t0) / n * 1e3
+                                                            << " ms CPU per container");
   std::filesystem::remove(path);
 }

@@ -69,7 +69,7 @@ def read_records(path):
 
 
 class Monitor:
-    def __init__(self, binary, roots, audit_log, workdir, rules=None):
+    def __init__(self, binary, roots, audit_log, workdir, rules=None, extra=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.audit_log = audit_log
@@ -78,6 +78,7 @@ class Monitor:
             argv += ["--root", r]
         if rules:
             argv += ["--rules", rules]
+        argv += list(extra)
         self.out = open(os.path.join(workdir, f"monitor-{self.port}.log"), "w+")
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out, stderr=subprocess.STDOUT)
         deadline = time.time() + 10

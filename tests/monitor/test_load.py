@@ -87,3 +87,23 @@ def test_fork_storm_is_followed_and_lost_events_are_counted(env):
     # Every short-lived /bin/true belongs to the container: none is left tracked.
     env.rt.run("kill", cid, "KILL", check=True)
     assert harness.wait_for(lambda: metric(m.metrics(), "ward_monitor_processes_tracked") == 0, 10)
+
+
+def test_a_small_netlink_buffer_loses_events_and_says_so(env):
+    m = env.monitor(extra=["--netlink-rcvbuf", "4096"])
+    n = 3000
+    script = f"i=0; while [ $i -lt {n} ]; do /bin/true & /bin/true & /bin/true; i=$((i+1)); done; wait; echo storm-done; sleep 60"
+    before = m.metrics()
+    cid = env.run_container(env.bundle(["/bin/sh", "-c", script]), "tiny")
+    assert harness.wait_for(lambda: "storm-done" in env.container_output(cid), 300, 0.5), "storm did not finish"
+    time.sleep(1.0)
+    after = m.metrics()
+
+    def d(name, **kw):
+        return metric(after, name, **kw) - metric(before, name, **kw)
+    forks, lost, overruns = d("ward_monitor_events_total", type="fork"), d("ward_monitor_events_lost_total"), \
+        d("ward_monitor_netlink_overruns_total")
+    print(f"tiny buffer: forks received {forks:.0f}, lost {lost:.0f}, overruns {overruns:.0f} for {3 * n} processes")
+    assert overruns > 0 and lost > 0
+    assert forks + lost >= 3 * n
+    env.rt.run("kill", cid, "KILL", check=True)

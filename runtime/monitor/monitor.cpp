@@ -518,8 +518,12 @@ void Monitor::on_exit(pid_t pid, uint32_t code) {
   if (!p.from_exec || p.entry_parent <= 0) return;
   auto ci = containers_.find(p.cid);
   if (ci == containers_.end()) return;
+  // The attached ward exec is alive (not a zombie) and still its parent.
   std::string pstat = read_small(fmt::format("/proc/{}/stat", p.entry_parent));
-  if (!pstat.empty() && pstat.find("(ward)") != std::string::npos) return;
+  auto rp = pstat.rfind(')');
+  if (pstat.starts_with(fmt::format("{} (ward)", p.entry_parent)) && rp != std::string::npos && rp + 2 < pstat.size() &&
+      pstat[rp + 2] != 'Z' && pstat[rp + 2] != 'X')
+    return;
   const Container& c = ci->second;
   audit::Record r;
   r.event = "exec_exit";

@@ -155,3 +155,30 @@ def test_custom_rules_file_replaces_the_built_ins(env, tmp_path):
     a = m.wait_alerts(1, rule="cat in container")
     assert a and a[0]["priority"] == "NOTICE" and a[0]["output"].startswith("cat by ")
     assert m.alerts(rule=SHELL) == []
+
+
+def test_ptrace_attach_to_a_container_process_raises_ptrace_in_container(env):
+    m = env.monitor()
+    cid = env.run_container(env.bundle(["sleep", "60"], annotations=KUBE), "ptr")
+    pid = env.rt.state(cid)["pid"]
+    # PTRACE_SEIZE from a host process; it detaches by exiting.
+    code = ("import ctypes,sys; libc=ctypes.CDLL(None, use_errno=True); "
+            "libc.ptrace.argtypes=[ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]; "
+            f"r=libc.ptrace(0x4206, {pid}, None, None); sys.exit(0 if r == 0 else ctypes.get_errno())")
+    p = subprocess.run(["python3", "-c", code], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0, p
+    a = m.wait_alerts(1, rule="ptrace in container")
+    assert a and a[0]["container_id"] == cid and a[0]["pod"] == "web-1" and "tracer=python3" in a[0]["output"], a
+
+
+def test_exec_of_a_binary_written_after_create_raises_binary_not_in_image(env):
+    m = env.monitor()
+    b = env.bundle(["sleep", "60"])
+    cid = env.run_container(b, "drift")
+    env.rt.run("exec", cid, "/bin/sh", "-c", "echo image; sleep 0.5; echo", check=True)
+    time.sleep(0.5)
+    assert m.alerts(rule="Binary not in image executed") == []  # the image's own shell
+    shutil.copy2("/bin/busybox", os.path.join(b.rootfs, "tmp", "busybox"))  # keeps its old mtime
+    env.rt.run("exec", cid, "/tmp/busybox", "sleep", "0.5", check=True)
+    a = m.wait_alerts(1, rule="Binary not in image executed")
+    assert a and a[0]["container_id"] == cid and "exe=/tmp/busybox" in a[0]["output"], a

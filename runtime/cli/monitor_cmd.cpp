@@ -12,6 +12,9 @@ void register_monitor_command(CLI::App& app, Globals& g) {
   m->add_option("--root", mo.roots, "state root to watch (repeatable; default the global --root)")->allow_extra_args(false);
   m->add_option("--audit-log", mo.audit_log, "audit log for alerts and exec exits (default the global --audit-log)");
   m->add_option("--rules", mo.rules_file, "rules file (JSON; default the built-in rules)");
+  m->add_option("--netlink-rcvbuf", mo.rcvbuf_bytes, "receive buffer of the process events socket, bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(4096, 1 << 30));
   m->callback([&g] {
     g.action = [&g] {
       if (mo.roots.empty()) mo.roots.push_back(g.lc.root);

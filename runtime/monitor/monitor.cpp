@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -340,6 +341,13 @@ void Monitor::base_fields(Fields& f, const Container& c, pid_t pid, const Creds*
     while (!pname.empty() && pname.back() == '\n') pname.pop_back();
     f["proc.pname"] = pname;
   }
+  struct stat sb{};
+  if (::stat(fmt::format("/proc/{}/exe", pid).c_str(), &sb) == 0) {
+    f["proc.exe_setuid"] = (sb.st_mode & (S_ISUID | S_ISGID)) ? "true" : "false";
+    int64_t m = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec;
+    int64_t ch = static_cast<int64_t>(sb.st_ctim.tv_sec) * 1000000000 + sb.st_ctim.tv_nsec;
+    if (c.created_ns > 0) f["proc.exe_new"] = (m > c.created_ns || ch > c.created_ns) ? "true" : "false";
+  }
   if (now) {
     f["proc.uid"] = std::to_string(now->uid);
     f["proc.euid"] = std::to_string(now->euid);
@@ -413,13 +421,6 @@ void Monitor::on_exec(pid_t pid) {
     f["proc.prev_euid"] = std::to_string(p.creds.euid);
     f["proc.prev_gid"] = std::to_string(p.creds.gid);
     f["proc.prev_egid"] = std::to_string(p.creds.egid);
-  }
-  struct stat sb{};
-  if (::stat(fmt::format("/proc/{}/exe", pid).c_str(), &sb) == 0) {
-    f["proc.exe_setuid"] = (sb.st_mode & (S_ISUID | S_ISGID)) ? "true" : "false";
-    int64_t m = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec;
-    int64_t ch = static_cast<int64_t>(sb.st_ctim.tv_sec) * 1000000000 + sb.st_ctim.tv_nsec;
-    if (c->created_ns > 0) f["proc.exe_new"] = (m > c->created_ns || ch > c->created_ns) ? "true" : "false";
   }
   if (now) {
     uint64_t extra = now->cap_eff & ~c->cfg_cap_eff;
@@ -517,8 +518,12 @@ void Monitor::on_exit(pid_t pid, uint32_t code) {
   if (!p.from_exec || p.entry_parent <= 0) return;
   auto ci = containers_.find(p.cid);
   if (ci == containers_.end()) return;
+  // The attached ward exec is alive (not a zombie) and still its parent.
   std::string pstat = read_small(fmt::format("/proc/{}/stat", p.entry_parent));
-  if (!pstat.empty() && pstat.find("(ward)") != std::string::npos) return;
+  auto rp = pstat.rfind(')');
+  if (pstat.starts_with(fmt::format("{} (ward)", p.entry_parent)) && rp != std::string::npos && rp + 2 < pstat.size() &&
+      pstat[rp + 2] != 'Z' && pstat[rp + 2] != 'X')
+    return;
   const Container& c = ci->second;
   audit::Record r;
   r.event = "exec_exit";

@@ -135,13 +135,25 @@ std::string render(const std::string& t, const Fields& f) {
       out.push_back(t[i++]);
       continue;
     }
-    size_t j = i + 1;
-    while (j < t.size() && (std::isalnum(static_cast<unsigned char>(t[j])) || t[j] == '.' || t[j] == '_' ||
-                            t[j] == '-' || t[j] == '/'))
-      ++j;
-    // A trailing '.' ends the sentence, not the field name.
-    while (j > i + 1 && t[j - 1] == '.') --j;
-    std::string name = t.substr(i + 1, j - i - 1);
+    std::string name;
+    size_t next;
+    if (i + 1 < t.size() && t[i + 1] == '{') {
+      // %{field} for names with other characters (annotation keys).
+      size_t close = t.find('}', i + 2);
+      if (close == std::string::npos) {
+        out += t.substr(i);
+        break;
+      }
+      name = t.substr(i + 2, close - i - 2);
+      next = close + 1;
+    } else {
+      size_t j = i + 1;
+      while (j < t.size() && (std::isalnum(static_cast<unsigned char>(t[j])) || t[j] == '.' || t[j] == '_')) ++j;
+      // A trailing '.' ends the sentence, not the field name.
+      while (j > i + 1 && t[j - 1] == '.') --j;
+      name = t.substr(i + 1, j - i - 1);
+      next = j;
+    }
     if (name.empty()) {
       out.push_back('%');
       ++i;
@@ -149,7 +161,7 @@ std::string render(const std::string& t, const Fields& f) {
     }
     auto it = f.find(name);
     out += it == f.end() || it->second.empty() ? "<NA>" : it->second;
-    i = j;
+    i = next;
   }
   return out;
 }

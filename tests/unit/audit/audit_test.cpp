@@ -166,7 +166,7 @@ TEST_CASE("concurrent writers in many processes never interleave or lose a line,
   o.path = d.path + "/log/audit.log";
   o.max_bytes = 64 * 1024;
   o.files = 1000;
-  const int procs = 40, per = 200;
+  const int procs = 100, per = 80;
   std::vector<pid_t> kids;
   for (int p = 0; p < procs; ++p) {
     pid_t k = ::fork();

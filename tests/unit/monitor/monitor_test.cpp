@@ -154,6 +154,9 @@ TEST_CASE("rule files: operators, annotations, disabled rules, errors with their
 TEST_CASE("output templates: absent fields read <NA>, a sentence's final dot is kept") {
   CHECK(render("a=%proc.name b=%proc.none.", {{"proc.name", "sh"}}) == "a=sh b=<NA>.");
   CHECK(render("100% sure", {}) == "100% sure");
+  CHECK(render("uid=%proc.prev_uid->%proc.uid", {{"proc.prev_uid", "1000"}, {"proc.uid", "0"}}) == "uid=1000->0");
+  CHECK(render("pod %{container.annotation.io.kubernetes.cri.sandbox-name}!",
+               {{"container.annotation.io.kubernetes.cri.sandbox-name", "web"}}) == "pod web!");
 }
 
 TEST_CASE("exposition: HELP/TYPE lines, escaped labels, integers without exponent") {

@@ -117,7 +117,7 @@ Result<std::vector<nlohmann::json>> list(const Global& g) {
   state::Store store(g.root);
   std::vector<nlohmann::json> out;
   for (const auto& id : store.list()) {
-    auto st = store.load(id);
+    auto st = store.load(id, /*with_config=*/false);
     if (!st) continue;
     out.push_back(state::to_oci_json(*st, detail::current_status(*st)));
   }

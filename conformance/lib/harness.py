@@ -178,7 +178,9 @@ def leftovers(marker, state_roots=(), cg_paths=(), paths=(), wait=2.0):
         found = []
         for r in state_roots:
             if os.path.isdir(r):
-                found += [f"state entry {os.path.join(r, e)}" for e in os.listdir(r)]
+                # @seccomp-cache: ward's cache of compiled seccomp programs, not a container
+                found += [f"state entry {os.path.join(r, e)}" for e in os.listdir(r)
+                          if e != "@seccomp-cache"]
         for cg in cg_paths:
             found += [f"cgroup dir {d}" for d in cgroup_dirs(cg)]
         for p in paths:
@@ -202,6 +204,8 @@ def cleanup(marker, state_roots=(), cg_paths=(), paths=(), runtimes=()):
     for rt in runtimes:
         if os.path.isdir(rt.root):
             for cid in os.listdir(rt.root):
+                if cid == "@seccomp-cache":
+                    continue
                 try:
                     rt.run("delete", "--force", cid, timeout=10)
                 except Exception:

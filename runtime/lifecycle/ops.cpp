@@ -146,7 +146,7 @@ Result<std::vector<nlohmann::json>> list(const Global& g, std::vector<Error>* pr
   state::Store store(g.root);
   std::vector<nlohmann::json> out;
   for (const auto& id : store.list()) {
-    auto st = store.load(id);
+    auto st = store.load(id, /*with_config=*/false);
     nlohmann::json j;
     if (!st) {
       // A state.json that cannot be read is listed, not hidden: its

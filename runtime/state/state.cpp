@@ -70,7 +70,7 @@ Result<UniqueFd> Store::lock(const std::string& id) const {
   return fd;
 }
 
-Result<ContainerState> Store::load(const std::string& id) const {
+Result<ContainerState> Store::load(const std::string& id, bool with_config) const {
   WARD_TRY(validate_id(id));
   auto text = platform::read_file(dir(id) + "/state.json");
   if (!text) {
@@ -92,8 +92,14 @@ Result<ContainerState> Store::load(const std::string& id) const {
     st.started = j.value("started", false);
     st.cgroup = j.value("cgroup", nlohmann::json());
     st.hooks = j.value("hooks", nlohmann::json());
-    st.config_json = j.value("config", "");
     st.has_pid_ns = j.value("pidNamespace", false);
+    if (j.contains("config")) {
+      st.config_json = j["config"].get<std::string>();  // written by an older ward
+    } else if (with_config) {
+      auto cfg = platform::read_file(dir(id) + "/config.json");
+      if (!cfg && cfg.error().err != ENOENT) return std::unexpected(cfg.error());
+      if (cfg) st.config_json = std::move(*cfg);
+    }
     return st;
   } catch (const std::exception& e) {
     return fail("container \"{}\": corrupt state.json: {}", id, e.what());
@@ -105,7 +111,14 @@ Result<> Store::save(const ContainerState& st) const {
                       {"startTime", st.start_time},   {"bundle", st.bundle}, {"rootfs", st.rootfs},
                       {"created", st.created},        {"owner", st.owner},   {"annotations", st.annotations},
                       {"started", st.started},        {"cgroup", st.cgroup}, {"hooks", st.hooks},
-                      {"config", st.config_json},     {"pidNamespace", st.has_pid_ns}};
+                      {"pidNamespace", st.has_pid_ns}};
+  // The config never changes after create: written once, beside state.json, so that reading
+  // the state (list: once per container) does not scan it.
+  if (!st.config_json.empty()) {
+    std::string cfg = dir(st.id) + "/config.json";
+    if (::access(cfg.c_str(), F_OK) != 0)
+      WARD_TRY(platform::write_file_atomic(cfg, st.config_json, 0600));
+  }
   return platform::write_file_atomic(dir(st.id) + "/state.json", j.dump(), 0600);
 }
 

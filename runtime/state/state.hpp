@@ -53,8 +53,11 @@ class Store {
   // Open and lock (flock LOCK_EX) an existing container's directory;
   // ENOENT becomes `container "ID" does not exist`.
   Result<UniqueFd> lock(const std::string& id) const;
-  // Read state.json; errors name the container.
-  Result<ContainerState> load(const std::string& id) const;
+  // Read state.json, and the container's config (a file of its own, written once, so
+  // that `list` and status checks do not parse it) unless `with_config` is false.
+  // Errors name the container.
+  Result<ContainerState> load(const std::string& id, bool with_config = true) const;
+  // Write state.json atomically; the config the first time it is given.
   Result<> save(const ContainerState& st) const;
   // Remove the container's directory.
   Result<> remove(const std::string& id) const;

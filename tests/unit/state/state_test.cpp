@@ -55,6 +55,15 @@ TEST_CASE("the store creates, saves, loads, lists and removes containers") {
   CHECK(back->start_time == 7);
   CHECK(back->annotations.at("k") == "v");
   CHECK(back->config_json == "{}");
+  // The config lives beside state.json, so a state read for list skips it.
+  auto light = store.load("c1", /*with_config=*/false);
+  REQUIRE(light);
+  CHECK(light->pid == 42);
+  CHECK(light->config_json.empty());
+  st.pid = 43;
+  REQUIRE(store.save(st));
+  CHECK(store.load("c1")->config_json == "{}");
+  CHECK(store.load("c1")->pid == 43);
   CHECK(store.list() == std::vector<std::string>{"c1"});
 
   auto missing = store.load("nope");

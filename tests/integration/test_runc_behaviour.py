@@ -300,3 +300,28 @@ def test_config_that_cannot_be_applied_creates_nothing(env, case, cmd):
     assert rc != 0, f"{case}: {cmd} succeeded"
     assert err.strip()
     assert env.rt.state(cid) is None
+
+
+# ---- spec / exec --process -----------------------------------------------------------------
+
+def test_spec_cgroup_namespace_only_on_cgroup_v2(env):
+    """Item 30: `spec` adds a cgroup namespace only where /sys/fs/cgroup is cgroup2."""
+    d = env.path("spec")
+    os.makedirs(d)
+    r = subprocess.run([env.rt.binary, "spec"], cwd=d, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(d, "config.json")) as f:
+        types = [n["type"] for n in json.load(f)["linux"]["namespaces"]]
+    unified = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    assert ("cgroup" in types) == unified, types
+    assert {"pid", "network", "ipc", "uts", "mount"} <= set(types)
+
+
+def test_exec_process_file_without_user_runs_as_root(running, env):
+    """Item 28: a process.json without "user" runs as 0:0."""
+    pf = env.path("process.json")
+    with open(pf, "w") as f:
+        json.dump({"args": ["/bin/id"], "cwd": "/", "env": ["PATH=/bin"]}, f)
+    r = running.exec("--process", pf, running.id)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[:2] == ["uid=0(root)", "gid=0(root)"]

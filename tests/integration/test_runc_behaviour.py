@@ -325,3 +325,20 @@ def test_exec_process_file_without_user_runs_as_root(running, env):
     r = running.exec("--process", pf, running.id)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[:2] == ["uid=0(root)", "gid=0(root)"]
+
+
+# ---- update --------------------------------------------------------------------------------
+
+def test_update_memory_minus_one_lifts_memory_and_swap(ctrs, env):
+    """Item 29: on cgroup v1 with a swap limit set, `update --memory -1` lifts both limits."""
+    c = ctrs(sh("exec sleep 600"), name="mem")
+    if not os.path.exists(os.path.join(CG, "memory", "memory.memsw.limit_in_bytes")):
+        pytest.skip("no cgroup v1 memory controller with swap accounting")
+    c.resources["memory"] = {"limit": 64 << 20, "swap": 128 << 20}
+    c.start()
+    assert int(c.cg("memory", "memory.memsw.limit_in_bytes")) == 128 << 20
+    r = env.rt.run("update", "--memory", "-1", c.id)
+    assert r.returncode == 0, r.stderr
+    unlimited = int(read(os.path.join(CG, "memory", "memory.limit_in_bytes")))
+    assert int(c.cg("memory", "memory.limit_in_bytes")) == unlimited
+    assert int(c.cg("memory", "memory.memsw.limit_in_bytes")) == unlimited

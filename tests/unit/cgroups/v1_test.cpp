@@ -276,3 +276,18 @@ TEST_CASE("v1: add_process into sub-cgroups, refusing .., unknown and missing on
     CHECK(f.t.get("cg/memory/w/cgroup.procs") == "");
   }
 }
+
+TEST_CASE("v1: memory limit -1 without swap lifts memory+swap too (as runc)") {
+  V1 v;
+  model::Resources r;
+  r.memory = model::Memory{};
+  r.memory->limit = -1;
+  REQUIRE(v.m.apply(r, true));
+  CHECK(v.get("memory", "memory.limit_in_bytes") == "-1");
+  CHECK(v.get("memory", "memory.memsw.limit_in_bytes") == "-1");
+  V1 w;
+  r.memory->limit = -1;
+  r.memory->swap = 64 << 20;  // an explicit swap value is kept
+  REQUIRE(w.m.apply(r, true));
+  CHECK(w.get("memory", "memory.memsw.limit_in_bytes") == std::to_string(64 << 20));
+}

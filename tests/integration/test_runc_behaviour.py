@@ -342,3 +342,33 @@ def test_update_memory_minus_one_lifts_memory_and_swap(ctrs, env):
     unlimited = int(read(os.path.join(CG, "memory", "memory.limit_in_bytes")))
     assert int(c.cg("memory", "memory.limit_in_bytes")) == unlimited
     assert int(c.cg("memory", "memory.memsw.limit_in_bytes")) == unlimited
+
+
+# ---- frozen cgroup -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cmd", ["create", "run"])
+def test_create_in_a_frozen_cgroup_fails_at_once(env, cmd):
+    """Item 21: a cgroupsPath that exists and is frozen makes create fail at once with runc's
+    message, leaving no state and no process (the frozen cgroup itself was not ours)."""
+    b = env.bundle(["/bin/true"])
+    b.write()
+    freezer = os.path.join(CG, "freezer", b.cgroups_path.lstrip("/"))
+    if not os.path.isdir(os.path.join(CG, "freezer")):
+        pytest.skip("no cgroup v1 freezer on this host")
+    os.makedirs(freezer)
+    try:
+        with open(os.path.join(freezer, "freezer.state"), "w") as f:
+            f.write("FROZEN")
+        assert wait_for(lambda: read(os.path.join(freezer, "freezer.state")).strip() == "FROZEN", 5)
+        cid = env.cid()
+        t0 = time.time()
+        rc, _, err = env.detached(cmd, "--bundle", b.path, cid)
+        assert rc != 0
+        assert time.time() - t0 < 10
+        assert "container's cgroup unexpectedly frozen" in err
+        assert env.rt.state(cid) is None
+    finally:
+        if os.path.isdir(freezer):
+            with open(os.path.join(freezer, "freezer.state"), "w") as f:
+                f.write("THAWED")
+            os.rmdir(freezer)

@@ -200,6 +200,15 @@ Result<> Manager::create() {
     }
   }
 
+  // A process put into a frozen cgroup stops before it runs a single
+  // instruction, and the create would wait for it forever: fail at once, in
+  // runc's words. (A cgroupsPath that already exists may be frozen, or one
+  // under a frozen parent.)
+  if (auto f = is_frozen(); f && *f) {
+    undo();
+    return fail_errno(EBUSY, "container's cgroup unexpectedly frozen");
+  }
+
   // cpuset v1: a cgroup with empty cpus or mems refuses tasks (cpusets.rst
   // 1.4), and a new one starts empty; inherit the parent's down to the leaf.
   if (auto it = v1_dirs_.find("cpuset"); it != v1_dirs_.end()) {
@@ -573,7 +582,8 @@ Result<bool> Manager::is_frozen() const {
   if (it == v1_dirs_.end()) return false;
   auto s = fs::read(fs::join(it->second, "freezer.state"));
   if (!s) return std::unexpected(s.error());
-  return fs::trim(*s) != "THAWED";
+  auto state = fs::trim(*s);
+  return state == "FROZEN" || state == "FREEZING";
 }
 
 Result<> Manager::kill_all(int sig) {

@@ -12,7 +12,11 @@ Result<> put(const std::string& dir, std::string_view file, std::string_view val
 
 }  // namespace
 
-Result<> v1_memory(const std::string& dir, const model::Memory& m) {
+Result<> v1_memory(const std::string& dir, const model::Memory& mem) {
+  // As runc: lifting the memory limit (-1) without a swap value lifts the
+  // memory+swap limit too; alone it would exceed memsw and fail (EINVAL).
+  model::Memory m = mem;
+  if (m.limit && *m.limit == -1 && (!m.swap || *m.swap == 0)) m.swap = -1;
   if (m.kernel) log::warn("memory.kernel is deprecated by the kernel; ignored");
   if (m.kernel_tcp)
     WARD_TRY(put(dir, "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp)));

@@ -1,7 +1,9 @@
 #include "cli/commands.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <sys/wait.h>
@@ -156,7 +158,10 @@ void register_commands(CLI::App& app, Globals& g) {
       std::string path = co.bundle + "/config.json";
       struct stat sb{};
       if (::stat(path.c_str(), &sb) == 0) return report(Error{EEXIST, fmt::format("spec: {}", path)});
-      auto r = platform::write_file(path, spec::default_spec_json(spec_rootless));
+      // As runc: a cgroup namespace only where /sys/fs/cgroup is cgroup2.
+      struct statfs fs{};
+      bool unified = ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+      auto r = platform::write_file(path, spec::default_spec_json(spec_rootless, unified));
       return r ? 0 : report(r.error().context("spec"));
     };
   });

@@ -159,8 +159,10 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
     parent_end.reset();
     process::exec_init(args);
   }
-  if (pid_ns) ::setns(orig_pid.get(), CLONE_NEWPID);
-  if (time_ns) ::setns(orig_time.get(), CLONE_NEWTIME);
+  // Back to our own namespaces for children; checked, since a later fork
+  // (none today) would otherwise land in the container's pid namespace.
+  bool back = !pid_ns || ::setns(orig_pid.get(), CLONE_NEWPID) == 0;
+  back = (!time_ns || ::setns(orig_time.get(), CLONE_NEWTIME) == 0) && back;
   if (child < 0) return fail_sys("fork");
   child_end.reset();
   owned.clear();
@@ -171,6 +173,7 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
     }
   });
 
+  if (!back) return fail("exec: cannot return to ward's own pid/time namespace");
   if (auto r = cg->add_process(child, *sub_cgroups); !r) return std::unexpected(r.error().context("join container cgroup"));
   auto pidfd = platform::pidfd_open(child);
   if (!pidfd) return std::unexpected(pidfd.error().context("exec child"));

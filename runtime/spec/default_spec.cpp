@@ -7,7 +7,7 @@
 
 namespace ward::spec {
 
-std::string default_spec_json(bool rootless) {
+std::string default_spec_json(bool rootless, bool cgroup_ns) {
   using OJ = nlohmann::ordered_json;
   const OJ caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
 
@@ -36,6 +36,7 @@ std::string default_spec_json(bool rootless) {
   OJ namespaces = OJ::array();
   for (const char* t : {"pid", "network", "ipc", "uts", "mount", "cgroup"}) {
     if (rootless && std::string_view(t) == "network") continue;
+    if (!cgroup_ns && std::string_view(t) == "cgroup") continue;
     namespaces.push_back({{"type", t}});
   }
 

@@ -648,6 +648,14 @@ Result<Config> read_config(const Json& j, std::string_view bundle_dir, std::stri
 
 Result<Process> read_process(const Json& j, std::string_view label) {
   Process p;
+  // As runc's exec --process: a process object without "user" runs as 0:0
+  // (config.json's process still requires it).
+  if (j.is_object() && !j.contains("user")) {
+    Json copy = j;
+    copy["user"] = {{"uid", 0}, {"gid", 0}};
+    WARD_TRY(read(Node(copy, "", label), p));
+    return p;
+  }
   WARD_TRY(read(Node(j, "", label), p));
   return p;
 }

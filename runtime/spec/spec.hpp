@@ -40,7 +40,10 @@ Result<model::Resources> parse_resources(std::string_view text, std::string_view
 // default capabilities, mounts, masked/readonly paths and namespaces. The
 // rootless variant adds a user namespace mapping the caller's euid/egid to 0,
 // drops the network namespace and bind-mounts /sys instead of sysfs.
-std::string default_spec_json(bool rootless);
+// `cgroup_ns` adds a cgroup namespace: runc does so only on a pure cgroup v2
+// host (on v1 and hybrid ones it breaks exec'd processes' /proc/self/cgroup
+// and the v1 controller mounts).
+std::string default_spec_json(bool rootless, bool cgroup_ns = true);
 
 // The ociVersion range accepted: 1.0.0 up to 1.3.x, pre-release and build
 // suffixes allowed ("1.0.2-dev").

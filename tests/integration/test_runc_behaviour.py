@@ -300,3 +300,75 @@ def test_config_that_cannot_be_applied_creates_nothing(env, case, cmd):
     assert rc != 0, f"{case}: {cmd} succeeded"
     assert err.strip()
     assert env.rt.state(cid) is None
+
+
+# ---- spec / exec --process -----------------------------------------------------------------
+
+def test_spec_cgroup_namespace_only_on_cgroup_v2(env):
+    """Item 30: `spec` adds a cgroup namespace only where /sys/fs/cgroup is cgroup2."""
+    d = env.path("spec")
+    os.makedirs(d)
+    r = subprocess.run([env.rt.binary, "spec"], cwd=d, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(d, "config.json")) as f:
+        types = [n["type"] for n in json.load(f)["linux"]["namespaces"]]
+    unified = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    assert ("cgroup" in types) == unified, types
+    assert {"pid", "network", "ipc", "uts", "mount"} <= set(types)
+
+
+def test_exec_process_file_without_user_runs_as_root(running, env):
+    """Item 28: a process.json without "user" runs as 0:0."""
+    pf = env.path("process.json")
+    with open(pf, "w") as f:
+        json.dump({"args": ["/bin/id"], "cwd": "/", "env": ["PATH=/bin"]}, f)
+    r = running.exec("--process", pf, running.id)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[:2] == ["uid=0(root)", "gid=0(root)"]
+
+
+# ---- update --------------------------------------------------------------------------------
+
+def test_update_memory_minus_one_lifts_memory_and_swap(ctrs, env):
+    """Item 29: on cgroup v1 with a swap limit set, `update --memory -1` lifts both limits."""
+    c = ctrs(sh("exec sleep 600"), name="mem")
+    if not os.path.exists(os.path.join(CG, "memory", "memory.memsw.limit_in_bytes")):
+        pytest.skip("no cgroup v1 memory controller with swap accounting")
+    c.resources["memory"] = {"limit": 64 << 20, "swap": 128 << 20}
+    c.start()
+    assert int(c.cg("memory", "memory.memsw.limit_in_bytes")) == 128 << 20
+    r = env.rt.run("update", "--memory", "-1", c.id)
+    assert r.returncode == 0, r.stderr
+    unlimited = int(read(os.path.join(CG, "memory", "memory.limit_in_bytes")))
+    assert int(c.cg("memory", "memory.limit_in_bytes")) == unlimited
+    assert int(c.cg("memory", "memory.memsw.limit_in_bytes")) == unlimited
+
+
+# ---- frozen cgroup -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cmd", ["create", "run"])
+def test_create_in_a_frozen_cgroup_fails_at_once(env, cmd):
+    """Item 21: a cgroupsPath that exists and is frozen makes create fail at once with runc's
+    message, leaving no state and no process (the frozen cgroup itself was not ours)."""
+    b = env.bundle(["/bin/true"])
+    b.write()
+    freezer = os.path.join(CG, "freezer", b.cgroups_path.lstrip("/"))
+    if not os.path.isdir(os.path.join(CG, "freezer")):
+        pytest.skip("no cgroup v1 freezer on this host")
+    os.makedirs(freezer)
+    try:
+        with open(os.path.join(freezer, "freezer.state"), "w") as f:
+            f.write("FROZEN")
+        assert wait_for(lambda: read(os.path.join(freezer, "freezer.state")).strip() == "FROZEN", 5)
+        cid = env.cid()
+        t0 = time.time()
+        rc, _, err = env.detached(cmd, "--bundle", b.path, cid)
+        assert rc != 0
+        assert time.time() - t0 < 10
+        assert "container's cgroup unexpectedly frozen" in err
+        assert env.rt.state(cid) is None
+    finally:
+        if os.path.isdir(freezer):
+            with open(os.path.join(freezer, "freezer.state"), "w") as f:
+                f.write("THAWED")
+            os.rmdir(freezer)

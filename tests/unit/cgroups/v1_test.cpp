@@ -276,3 +276,34 @@ TEST_CASE("v1: add_process into sub-cgroups, refusing .., unknown and missing on
     CHECK(f.t.get("cg/memory/w/cgroup.procs") == "");
   }
 }
+
+TEST_CASE("v1: memory limit -1 without swap lifts memory+swap too (as runc)") {
+  V1 v;
+  model::Resources r;
+  r.memory = model::Memory{};
+  r.memory->limit = -1;
+  REQUIRE(v.m.apply(r, true));
+  CHECK(v.get("memory", "memory.limit_in_bytes") == "-1");
+  CHECK(v.get("memory", "memory.memsw.limit_in_bytes") == "-1");
+  V1 w;
+  r.memory->limit = -1;
+  r.memory->swap = 64 << 20;  // an explicit swap value is kept
+  REQUIRE(w.m.apply(r, true));
+  CHECK(w.get("memory", "memory.memsw.limit_in_bytes") == std::to_string(64 << 20));
+}
+
+TEST_CASE("v1: create fails at once in a frozen cgroup and removes what it made") {
+  V1 v;
+  auto l = v.l;
+  v.t.put("cg/freezer/w/c2/freezer.state", "FROZEN\n");
+  auto m = Manager::plan(l, "/w/c2", "c2", false, "/nonexistent");
+  REQUIRE(m);
+  auto r = m->create();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().msg == "container's cgroup unexpectedly frozen");
+  CHECK(r.error().err == EBUSY);
+  CHECK_FALSE(v.t.has("cg/memory/w/c2"));  // made by create(): undone
+  CHECK(v.t.has("cg/freezer/w/c2"));       // there before: left alone
+  v.t.put("cg/freezer/w/c2/freezer.state", "THAWED\n");
+  CHECK(m->create());
+}

@@ -559,6 +559,13 @@ TEST_CASE("parse_process and parse_resources use paths relative to their object"
   REQUIRE_FALSE(p);
   CHECK(p.error().what() == "process.json: cwd: \"x\" is not an absolute path");
 
+  // exec --process without user: 0:0, as runc
+  p = spec::parse_process(R"({"args": ["id"], "cwd": "/"})", "process.json");
+  REQUIRE_MESSAGE(p, p.error().what());
+  CHECK(p->user.uid == 0);
+  CHECK(p->user.gid == 0);
+  CHECK(error_of([](json& j) { j["process"].erase("user"); }) == "config.json: process.user: missing required field");
+
   auto r = spec::parse_resources(R"({"memory": {"limit": 1000}, "pids": {"limit": 5}})", "r.json");
   REQUIRE_MESSAGE(r, r.error().what());
   CHECK(r->memory->limit == 1000);
@@ -578,6 +585,10 @@ TEST_CASE("default spec parses back") {
     CHECK(r->root.path == "/b/rootfs");
     CHECK(r->process->capabilities->bounding.size() == 3);
     CHECK(r->find_namespace(NamespaceType::cgroup));
+    auto v1 = spec::parse_config(spec::default_spec_json(rootless, false), "/b");
+    REQUIRE_MESSAGE(v1, v1.error().what());
+    CHECK_FALSE(v1->find_namespace(NamespaceType::cgroup));
+    CHECK(v1->linux.namespaces.size() + 1 == r->linux.namespaces.size());
     CHECK(bool(r->find_namespace(NamespaceType::user)) == rootless);
     CHECK(bool(r->find_namespace(NamespaceType::network)) == !rootless);
     const Mount* sys = nullptr;

@@ -135,7 +135,7 @@ int run_audited(CLI::App& app, Globals& g) {
       r.bundle = st->bundle;
       r.pid = st->pid;
       audit::set_kubernetes_names(r, st->annotations);
-      cfg = parse_or_null(st->config_json);
+      if (cmd == "exec") cfg = parse_or_null(st->config_json);
     }
     if (cmd == "exec") r.process = exec_process(sub, cfg);
   }

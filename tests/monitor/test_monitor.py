@@ -150,8 +150,11 @@ def test_custom_rules_file_replaces_the_built_ins(env, tmp_path):
                      '{"field":"proc.name","value":"cat"}]}}]}')
     m = env.monitor(rules=str(rules))
     cid = env.run_container(env.bundle(["sleep", "60"]), "custom")
-    env.rt.run("exec", cid, "sh", "-c", "sleep 0.3; cat /etc/hostname; sleep 0.3", check=True)
-    env.rt.run("exec", cid, "cat", "/etc/hostname", "/proc/self/status", "/etc/passwd", check=True)
+    # cat waits on its stdin until the test closes it: alive when its exec event is read.
+    p = env.rt.popen("exec", cid, "cat", stdin=subprocess.PIPE)
+    a = m.wait_alerts(1, rule="cat in container")
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
     a = m.wait_alerts(1, rule="cat in container")
     assert a and a[0]["priority"] == "NOTICE" and a[0]["output"].startswith("cat by ")
     assert m.alerts(rule=SHELL) == []

@@ -344,7 +344,8 @@ def test_hooks(diff):
 
         def host_hook(name):
             return {"path": "/bin/sh",
-                    "args": ["sh", "-c", f"cat > {out}/{name}.json; echo {name} >> {out}/order"],
+                    "args": ["sh", "-c",
+                             f"cat > {out}/{name}.json; pwd > {out}/{name}.cwd; echo {name} >> {out}/order"],
                     "env": ["HOOK=" + name]}
 
         def ctr_hook(name):
@@ -375,6 +376,9 @@ def test_hooks(diff):
                     st["pid"] = "<pid>" if st["pid"] > 0 else st["pid"]
                 st["bundle"] = st.get("bundle", "").replace(ctx.bundle.path, "<BUNDLE>")
                 res[f] = st
+            elif f.endswith(".cwd"):
+                # runc runs the hooks that run in the runtime in the bundle directory
+                res[f] = text.strip().replace(ctx.bundle.path, "<BUNDLE>")
             else:
                 # poststart runs concurrently with the container: only its presence is fixed
                 lines = text.split()

@@ -27,6 +27,8 @@ void register_commands(CLI::App& app, Globals& g);
 // The commands containerd and conmon use beyond create/start/kill/delete:
 // exec, pause, resume, ps, update, events, features.
 void register_more_commands(CLI::App& app, Globals& g);
+// `quarantine` (cli/quarantine_cmd.cpp).
+void register_quarantine(CLI::App& app, Globals& g);
 // Configure logging and run the selected command.
 int run_selected(CLI::App& app, Globals& g);
 // Print an error once: to stderr, and as a JSON/text line to --log when set.

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
 
   cli::register_commands(app, g);
   cli::register_more_commands(app, g);
+  cli::register_quarantine(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

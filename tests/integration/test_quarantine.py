@@ -157,3 +157,16 @@ def test_quarantine_refusals(ctrs, env):
     assert r.returncode != 0 and "not empty" in one_line_error(r)
     assert c.status() == "running", "a refused quarantine froze the container"
     assert os.listdir(full) == ["x"]
+
+
+def test_quarantine_never_touches_the_host_network(ctrs, env):
+    c = ctrs(sh("exec sleep 600"), name="hostnet")
+    c.b.set_namespaces([t for t in c.b.namespace_types() if t != "network"])
+    c.start()
+    before = host_links()
+    r = c.rt.run("quarantine", "--dump", env.path("dump"), c.id)
+    assert r.returncode == 0, r.stderr
+    m = json.load(open(env.path("dump", "manifest.json")))
+    assert m["network"]["status"] == "skipped" and "host" in m["network"]["reason"], m["network"]
+    assert host_links() == before, "quarantine changed the host's interfaces"
+    assert c.status() == "paused"

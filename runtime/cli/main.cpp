@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   cli::register_more_commands(app, g);
   cli::register_policy_commands(app, g, argv[0]);
   cli::register_monitor_command(app, g);
+  cli::register_quarantine(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -61,6 +61,11 @@ Result<int> exec(const Global& g, const ExecOptions& o);
 // `pause` / `resume`: freeze or thaw every process of the container.
 Result<> pause(const Global& g, const std::string& id);
 Result<> resume(const Global& g, const std::string& id);
+// `quarantine`: freeze a running container, write a forensic record into
+// `dump_dir` ("" = <bundle>/quarantine-<UTC time>), bring its network
+// interfaces down and leave it frozen. Returns the manifest (its "dir" names
+// where the record went); captures that failed are listed in it, not errors.
+Result<nlohmann::json> quarantine(const Global& g, const std::string& id, const std::string& dump_dir);
 // `ps`: pids of the container's processes.
 Result<std::vector<int>> pids(const Global& g, const std::string& id);
 // `update`: apply new resource limits (linux.resources JSON) to a container.

@@ -9,6 +9,8 @@
 #include <set>
 
 #include "audit/audit.hpp"
+#include "lifecycle/policy_gate.hpp"
+#include "process/sealed_exe.hpp"
 #include "base/log.hpp"
 #include "cli/commands.hpp"
 #include "platform/sys.hpp"
@@ -87,11 +89,16 @@ audit::ProcessInfo exec_process(CLI::App* sub, const nlohmann::json& cfg) {
 
 int run_audited(CLI::App& app, Globals& g) {
   static const std::set<std::string> audited = {"create", "run",   "start",  "exec",  "kill",
-                                                "pause",  "resume", "update", "delete"};
+                                                "pause",  "resume", "update", "delete", "quarantine"};
   auto subs = app.get_subcommands();
   if (subs.empty() || !audited.count(subs[0]->get_name())) return g.action();
   CLI::App* sub = subs[0];
   const std::string cmd = sub->get_name();
+  // create/run/exec re-execute ward from a sealed binary (CVE-2019-5736) as
+  // their first step: do it before anything is audited, so the record is
+  // written once, by the process that does the work. On failure the command
+  // fails the same way below and that is recorded.
+  if (cmd == "create" || cmd == "run" || cmd == "exec") (void)process::reexec_sealed();
 
   const char* cfg_env = std::getenv("WARD_AUDIT_CONFIG");
   auto opts = audit::load_options(cfg_env && *cfg_env ? cfg_env : audit::kSystemConfig);
@@ -99,6 +106,11 @@ int run_audited(CLI::App& app, Globals& g) {
   bool default_path = g.audit_log.empty() && opts->path == audit::kDefaultPath;
   if (!g.audit_log.empty()) opts->path = g.audit_log;
   if (g.audit_required) opts->required = true;
+  // Under an enforcing policy an unwritable audit log fails the command closed.
+  if (!g.lc.policy.empty() && cmd != "kill" && cmd != "delete") {
+    auto p = lifecycle::detail::load_policy(g.lc.policy);
+    if (p && p->mode != policy::Mode::warn && p->mode != policy::Mode::audit) opts->required = true;
+  }
 
   auto warn = [&](const Error& e) {
     // A non-root caller cannot write the default system log: not worth a warning.
@@ -165,9 +177,14 @@ int run_audited(CLI::App& app, Globals& g) {
     if (!write(begin)) return 1;
   }
 
+  // The policy's decisions reach the record however the command ends.
+  g.lc.on_policy_decisions = [&r](const std::vector<policy::Decision>& ds) {
+    for (const auto& d : ds) r.decisions.push_back({d.decision, d.policy, d.mode, d.rule, d.path});
+  };
   if (alog) alog->close_fds();
   last_error().clear();
   int rc = g.action();
+  g.lc.on_policy_decisions = nullptr;
 
   if (cmd == "create" || cmd == "run") {
     if (auto st = store.load(r.container_id)) r.pid = st->pid;

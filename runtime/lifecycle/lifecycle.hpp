@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
+#include "policy/policy.hpp"
 
 namespace ward::lifecycle {
 
@@ -20,6 +21,9 @@ struct Global {
   // --policy NAME|FILE (or the binary's name, ward-NAME): checked at create
   // and stored with the container; "" for none (lifecycle/policy_gate.hpp).
   std::string policy;
+  // Called with the policy's decisions for the container (or exec'd process)
+  // as soon as they are made, refusals included, so the caller can audit them.
+  std::function<void(const std::vector<policy::Decision>&)> on_policy_decisions;
 };
 
 struct CreateOptions {

@@ -33,7 +33,8 @@ Result<model::Seccomp> default_seccomp() {
 }
 
 // Evaluate (and harden) `cfg`, logging what audit, warn and harden record.
-Result<policy::Verdict> judge(const policy::Policy& p, model::Config& cfg, std::string_view what) {
+Result<policy::Verdict> judge(const policy::Policy& p, model::Config& cfg, std::string_view what,
+                              const Global* g = nullptr) {
   model::Seccomp def;
   // harden uses the default profile only where there is none (parsing it is most of its cost).
   if (p.mode == policy::Mode::harden && !cfg.linux.seccomp) {
@@ -42,6 +43,7 @@ Result<policy::Verdict> judge(const policy::Policy& p, model::Config& cfg, std::
     def = std::move(*d);
   }
   auto v = policy::apply(p, cfg, host_facts(cfg), def);
+  if (g && g->on_policy_decisions) g->on_policy_decisions(v.decisions());
   if (v.refused()) return fail("{}", v.refusal());
   for (const auto* f : v.violations()) {
     if (p.mode == policy::Mode::warn)
@@ -121,7 +123,7 @@ Result<std::optional<nlohmann::json>> policy_create(const Global& g, model::Conf
   if (g.policy.empty()) return std::optional<nlohmann::json>{};
   auto p = load_policy(g.policy);
   if (!p) return std::unexpected(p.error());
-  auto v = judge(*p, cfg, "the container");
+  auto v = judge(*p, cfg, "the container", &g);
   if (!v) return std::unexpected(v.error());
   return std::optional<nlohmann::json>(
       nlohmann::json{{"policy", policy::to_json(*p)}, {"verdict", v->to_json()}});

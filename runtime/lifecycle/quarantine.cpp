@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
-#include <sha2.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -22,6 +21,7 @@
 
 #include "lifecycle/internal.hpp"
 #include "platform/sys.hpp"
+#include "seccomp/sha256.hpp"
 
 namespace ward::lifecycle {
 namespace {
@@ -66,16 +66,6 @@ std::string utc_stamp(const char* fmt) {
   return buf;
 }
 
-std::string hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(d[p[i] >> 4]);
-    s.push_back(d[p[i] & 15]);
-  }
-  return s;
-}
-
 // SHA-256 of the process's executable, read through /proc/<pid>/exe opened
 // O_RDONLY (the file the process runs even if it was unlinked or replaced;
 // never executed).
@@ -83,8 +73,7 @@ Result<std::string> exe_sha256(pid_t pid) {
   std::string path = fmt::format("/proc/{}/exe", pid);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd) return fail_sys("open {}", path);
-  SHA2_CTX ctx;
-  SHA256Init(&ctx);
+  seccomp::Sha256 ctx;
   uint8_t buf[65536];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -93,11 +82,9 @@ Result<std::string> exe_sha256(pid_t pid) {
       return fail_sys("read {}", path);
     }
     if (n == 0) break;
-    SHA256Update(&ctx, buf, static_cast<size_t>(n));
+    ctx.update(std::string_view(reinterpret_cast<const char*>(buf), static_cast<size_t>(n)));
   }
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256Final(digest, &ctx);
-  return hex(digest, sizeof digest);
+  return seccomp::hex(ctx.final());
 }
 
 Result<std::string> read_link(const std::string& path) {

@@ -65,3 +65,29 @@ def test_unwritable_audit_log_fails_closed_when_required_and_warns_otherwise(env
     assert p.returncode == 0, text
     assert len(text.strip().splitlines()) == 1 and "audit" in text and bad_log in text, text
     env.rt.run("delete", "--force", "fw", check=True)
+
+
+def test_policy_decisions_reach_the_audit_record(env):
+    # A root process under --policy restricted is refused at create; the
+    # record names the decision, the rule and the JSON path.
+    bad = env.bundle(["sleep", "60"], uid=0)
+    bad.write()
+    p = env.rt.run("--policy", "restricted", "create", "-b", bad.path, "denied")
+    assert p.returncode != 0 and p.stderr.startswith("ward: policy restricted: "), p.stderr
+    recs = read_records(env.audit_log)
+    deny = recs[-1]
+    assert deny["event"] == "create" and deny["container_id"] == "denied" and deny["outcome"] != "ok"
+    assert deny["decision"] == "deny" and deny["policy"] == "restricted" and deny["mode"] == "enforce", deny
+    assert any(d["rule"] and d["path"] == "process.user.uid" for d in deny["decisions"]), deny
+
+
+def test_quarantine_is_audited(env, tmp_path):
+    b = env.bundle(["sleep", "60"], uid=1000)
+    b.write()
+    cid = env.run_container(b, "q")
+    dump = str(tmp_path / "dump")
+    p = env.rt.run("quarantine", "--dump", dump, cid)
+    assert p.returncode == 0, p.stderr
+    env.rt.run("delete", "--force", cid, check=True)
+    recs = [r for r in read_records(env.audit_log) if r["event"] == "quarantine"]
+    assert len(recs) == 1 and recs[0]["container_id"] == cid and recs[0]["outcome"] == "ok", recs

@@ -363,19 +363,25 @@ void Monitor::write_record(audit::Record& r) {
   (void)w;  // a full disk must not stop the monitor; alerts are also in metrics
 }
 
+// An audit record about `pid` in container `c`: its id, Kubernetes names and bundle.
+audit::Record container_record(const Container& c, const char* event, pid_t pid) {
+  audit::Record r;
+  r.event = event;
+  r.container_id = c.id;
+  r.pod = c.pod;
+  r.pod_namespace = c.ns;
+  r.container = c.cname;
+  r.pid = pid;
+  r.bundle = c.st.bundle;
+  return r;
+}
+
 void Monitor::fire(Proc& p, const Container& c, const Fields& f, pid_t pid) {
   for (auto& a : rules_.evaluate(f)) {
     if (!p.fired.insert(a.rule).second) continue;  // once per process
     alerts_[{a.rule, a.priority}]++;
     if (a.rule == "Privilege escalation") containers_[c.id].escalated = true;
-    audit::Record r;
-    r.event = "alert";
-    r.container_id = c.id;
-    r.pod = c.pod;
-    r.pod_namespace = c.ns;
-    r.container = c.cname;
-    r.pid = pid;
-    r.bundle = c.st.bundle;
+    audit::Record r = container_record(c, "alert", pid);
     r.extra["rule"] = a.rule;
     r.extra["priority"] = a.priority;
     r.extra["output"] = a.output;
@@ -525,14 +531,7 @@ void Monitor::on_exit(pid_t pid, uint32_t code) {
       pstat[rp + 2] != 'Z' && pstat[rp + 2] != 'X')
     return;
   const Container& c = ci->second;
-  audit::Record r;
-  r.event = "exec_exit";
-  r.container_id = c.id;
-  r.pod = c.pod;
-  r.pod_namespace = c.ns;
-  r.container = c.cname;
-  r.pid = pid;
-  r.bundle = c.st.bundle;
+  audit::Record r = container_record(c, "exec_exit", pid);
   int status = static_cast<int>(code);
   if (WIFSIGNALED(status)) {
     r.exit_status = 128 + WTERMSIG(status);

@@ -407,7 +407,8 @@ Result<> take_seccomp_fd(const state::ContainerState& st, int conn, int pidfd, p
   }
   if (!fd) return std::unexpected(fd.error().context(fmt::format("take seccomp notify fd of pid {}", pid)));
   char link[64] = {};
-  ::readlink(fmt::format("/proc/self/fd/{}", fd->get()).c_str(), link, sizeof link - 1);
+  if (::readlink(fmt::format("/proc/self/fd/{}", fd->get()).c_str(), link, sizeof link - 1) < 0)
+    return fail_sys("readlink seccomp notify fd");
   if (std::string_view(link) != "anon_inode:seccomp notify")
     return fail_errno(EBADF, "fd {} of pid {} is {:?}, not a seccomp notify listener", target, pid, link);
   WARD_TRY(send_seccomp_fd(st, fd->get(), agent_pid));

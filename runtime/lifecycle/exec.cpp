@@ -192,11 +192,11 @@ Result<int> exec(const Global& g, const ExecOptions& o) {
     if (!m) return std::unexpected(m.error());
     if (m->data.empty()) {
       if (execing) break;  // EXECING, then EOF: exec'd (the socket is close-on-exec)
-      int status = 0;
-      ::waitpid(child, &status, 0);
+      int wst = 0;
+      ::waitpid(child, &wst, 0);
       child = -1;
-      if (WIFSIGNALED(status)) return fail_errno(ECHILD, "exec child killed by signal {} before exec", WTERMSIG(status));
-      return fail_errno(ECHILD, "exec child exited with status {} before exec", WEXITSTATUS(status));
+      if (WIFSIGNALED(wst)) return fail_errno(ECHILD, "exec child killed by signal {} before exec", WTERMSIG(wst));
+      return fail_errno(ECHILD, "exec child exited with status {} before exec", WEXITSTATUS(wst));
     }
     auto [kw, payload] = process::split_message(m->data);
     if (kw == process::kError) return std::unexpected(Error{0, std::string(payload)});

@@ -57,12 +57,16 @@ struct Record {
   }
 };
 
-std::string utc_stamp(const char* fmt) {
+// The current UTC time, compact (for a directory name) or RFC 3339.
+std::string utc_stamp(bool compact) {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, fmt, &tm);
+  if (compact)
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  else
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 
@@ -322,13 +326,13 @@ Result<json> quarantine(const Global& g, const std::string& id, const std::strin
   auto status = detail::current_status(*st);
   if (status != state::Status::running && status != state::Status::paused)
     return fail("cannot quarantine container \"{}\": it is {}, not running", id, state::status_name(status));
-  std::string dir = dump_dir.empty() ? st->bundle + "/quarantine-" + utc_stamp("%Y%m%dT%H%M%SZ") : dump_dir;
+  std::string dir = dump_dir.empty() ? st->bundle + "/quarantine-" + utc_stamp(true) : dump_dir;
   if (auto r = check_dump_dir(dir); !r) return std::unexpected(r.error().context(fmt::format("quarantine \"{}\"", id)));
   struct stat sb{};
   bool made = ::stat(dir.c_str(), &sb) != 0;
   if (auto r = platform::mkdir_all(dir, 0700); !r) return std::unexpected(r.error().context(fmt::format("quarantine \"{}\"", id)));
 
-  std::string started = utc_stamp("%Y-%m-%dT%H:%M:%SZ");
+  std::string started = utc_stamp(false);
   if (status == state::Status::running) {
     if (auto r = pause(g, id); !r) {
       if (made) ::rmdir(dir.c_str());
@@ -360,7 +364,7 @@ Result<json> quarantine(const Global& g, const std::string& id, const std::strin
   json net = network_down(st->pid);
   if (net["status"] == "failed") rec.bad("network", net.dump());
   m["network"] = net;
-  m["finished"] = utc_stamp("%Y-%m-%dT%H:%M:%SZ");
+  m["finished"] = utc_stamp(false);
   m["captured"] = rec.captured;
   m["failed"] = rec.failed;
   if (auto r = platform::write_file(dir + "/manifest.json", m.dump(1) + "\n"); !r)

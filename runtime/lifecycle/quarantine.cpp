@@ -74,21 +74,9 @@ std::string utc_stamp(bool compact) {
 // O_RDONLY (the file the process runs even if it was unlinked or replaced;
 // never executed).
 Result<std::string> exe_sha256(pid_t pid) {
-  std::string path = fmt::format("/proc/{}/exe", pid);
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd) return fail_sys("open {}", path);
-  seccomp::Sha256 ctx;
-  uint8_t buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_sys("read {}", path);
-    }
-    if (n == 0) break;
-    ctx.update(std::string_view(reinterpret_cast<const char*>(buf), static_cast<size_t>(n)));
-  }
-  return seccomp::hex(ctx.final());
+  auto data = platform::read_file(fmt::format("/proc/{}/exe", pid));
+  if (!data) return std::unexpected(data.error());
+  return seccomp::hex(seccomp::sha256(*data));
 }
 
 Result<std::string> read_link(const std::string& path) {

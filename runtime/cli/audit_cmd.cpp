@@ -108,8 +108,10 @@ int run_audited(CLI::App& app, Globals& g) {
   if (g.audit_required) opts->required = true;
   // Under an enforcing policy an unwritable audit log fails the command closed.
   if (!g.lc.policy.empty() && cmd != "kill" && cmd != "delete") {
-    auto p = lifecycle::detail::load_policy(g.lc.policy);
-    if (p && p->mode != policy::Mode::warn && p->mode != policy::Mode::audit) opts->required = true;
+    if (auto p = lifecycle::detail::load_policy(g.lc.policy)) {
+      if (p->mode != policy::Mode::warn && p->mode != policy::Mode::audit) opts->required = true;
+      g.lc.loaded_policy = std::move(*p);  // create judges with it instead of loading it again
+    }
   }
 
   auto warn = [&](const Error& e) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct Global {
   // --policy NAME|FILE (or the binary's name, ward-NAME): checked at create
   // and stored with the container; "" for none (lifecycle/policy_gate.hpp).
   std::string policy;
+  // `policy` already loaded by the caller (the CLI needs its mode before the
+  // command runs); create loads it only when this is empty.
+  std::optional<policy::Policy> loaded_policy;
   // Called with the policy's decisions for the container (or exec'd process)
   // as soon as they are made, refusals included, so the caller can audit them.
   std::function<void(const std::vector<policy::Decision>&)> on_policy_decisions;

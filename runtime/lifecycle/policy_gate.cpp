@@ -121,7 +121,7 @@ policy::HostFacts host_facts(const model::Config& cfg) {
 
 Result<std::optional<nlohmann::json>> policy_create(const Global& g, model::Config& cfg) {
   if (g.policy.empty()) return std::optional<nlohmann::json>{};
-  auto p = load_policy(g.policy);
+  auto p = g.loaded_policy ? Result<policy::Policy>(*g.loaded_policy) : load_policy(g.policy);
   if (!p) return std::unexpected(p.error());
   auto v = judge(*p, cfg, "the container", &g);
   if (!v) return std::unexpected(v.error());

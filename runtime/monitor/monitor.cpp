@@ -86,6 +86,10 @@ class Monitor {
   void on_ptrace(pid_t pid, pid_t tracer);
   void on_exit(pid_t pid, uint32_t code);
   Container* container_of_pid(pid_t pid);
+  // The container of a process already followed, nullptr when none.
+  Container* followed_container(pid_t pid);
+  // Start following `pid` in `c`, keeping what `base` knew of it.
+  Proc& follow(pid_t pid, const Container& c, Proc base = {});
   void base_fields(Fields& f, const Container& c, pid_t pid, const Creds* now);
   void fire(Proc& p, const Container& c, const Fields& f, pid_t pid);
   void write_record(audit::Record& r);
@@ -392,14 +396,34 @@ void Monitor::fire(Proc& p, const Container& c, const Fields& f, pid_t pid) {
   }
 }
 
-void Monitor::on_exec(pid_t pid) {
+Container* Monitor::followed_container(pid_t pid) {
   auto it = procs_.find(pid);
-  Container* c = nullptr;
-  if (it != procs_.end()) {
-    auto ci = containers_.find(it->second.cid);
-    if (ci != containers_.end()) c = &ci->second;
-  }
+  if (it == procs_.end()) return nullptr;
+  auto ci = containers_.find(it->second.cid);
+  return ci == containers_.end() ? nullptr : &ci->second;
+}
+
+Proc& Monitor::follow(pid_t pid, const Container& c, Proc base) {
+  base.cid = c.id;
+  base.from_exec = pid != c.st.pid;
+  return procs_.insert_or_assign(pid, std::move(base)).first->second;
+}
+
+// How the process came in and the credentials it had before this event
+// (the rules' proc.from_exec and proc.prev_*).
+void lineage_fields(Fields& f, const Proc& p) {
+  f["proc.from_exec"] = p.from_exec ? "true" : "false";
+  if (!p.creds_known) return;
+  f["proc.prev_uid"] = std::to_string(p.creds.uid);
+  f["proc.prev_euid"] = std::to_string(p.creds.euid);
+  f["proc.prev_gid"] = std::to_string(p.creds.gid);
+  f["proc.prev_egid"] = std::to_string(p.creds.egid);
+}
+
+void Monitor::on_exec(pid_t pid) {
+  Container* c = followed_container(pid);
   if (!c) {
+    auto it = procs_.find(pid);
     c = container_of_pid(pid);
     if (!c) {
       if (it != procs_.end()) procs_.erase(it);
@@ -409,25 +433,15 @@ void Monitor::on_exec(pid_t pid) {
       if (::stat(fmt::format("/proc/{}", pid).c_str(), &sb) != 0) unresolved_++;
       return;
     }
-    Proc p;
-    if (it != procs_.end()) p = it->second;
-    p.cid = c->id;
-    p.from_exec = pid != c->st.pid;
-    it = procs_.insert_or_assign(pid, std::move(p)).first;
+    follow(pid, *c, it != procs_.end() ? it->second : Proc{});
   }
-  Proc& p = it->second;
+  Proc& p = procs_.at(pid);
   auto now = parse_status(read_small(fmt::format("/proc/{}/status", pid)));
   Fields f;
   f["evt.type"] = "exec";
   base_fields(f, *c, pid, now ? &*now : nullptr);
   if (p.from_exec && p.entry_parent == 0 && now) p.entry_parent = now->ppid;
-  f["proc.from_exec"] = p.from_exec ? "true" : "false";
-  if (p.creds_known) {
-    f["proc.prev_uid"] = std::to_string(p.creds.uid);
-    f["proc.prev_euid"] = std::to_string(p.creds.euid);
-    f["proc.prev_gid"] = std::to_string(p.creds.gid);
-    f["proc.prev_egid"] = std::to_string(p.creds.egid);
-  }
+  lineage_fields(f, p);
   if (now) {
     uint64_t extra = now->cap_eff & ~c->cfg_cap_eff;
     f["proc.cap_extra"] = cap_names(extra);
@@ -440,21 +454,13 @@ void Monitor::on_exec(pid_t pid) {
 }
 
 void Monitor::on_id(pid_t pid, bool is_uid, uint32_t r, uint32_t e) {
-  auto it = procs_.find(pid);
-  Container* c = nullptr;
-  if (it != procs_.end()) {
-    auto ci = containers_.find(it->second.cid);
-    if (ci != containers_.end()) c = &ci->second;
-  }
+  Container* c = followed_container(pid);
   if (!c) {
     c = container_of_pid(pid);
     if (!c) return;
-    Proc p;
-    p.cid = c->id;
-    p.from_exec = pid != c->st.pid;
-    it = procs_.insert_or_assign(pid, std::move(p)).first;
+    follow(pid, *c);
   }
-  Proc& p = it->second;
+  Proc& p = procs_.at(pid);
   auto now = parse_status(read_small(fmt::format("/proc/{}/status", pid)));
   Creds after = p.creds_known ? p.creds : (now ? *now : Creds{});
   if (is_uid) {
@@ -471,13 +477,7 @@ void Monitor::on_id(pid_t pid, bool is_uid, uint32_t r, uint32_t e) {
   Fields f;
   f["evt.type"] = is_uid ? "uid" : "gid";
   base_fields(f, *c, pid, &after);
-  f["proc.from_exec"] = p.from_exec ? "true" : "false";
-  if (p.creds_known) {
-    f["proc.prev_uid"] = std::to_string(p.creds.uid);
-    f["proc.prev_euid"] = std::to_string(p.creds.euid);
-    f["proc.prev_gid"] = std::to_string(p.creds.gid);
-    f["proc.prev_egid"] = std::to_string(p.creds.egid);
-  }
+  lineage_fields(f, p);
   fire(p, *c, f, pid);
   p.creds = after;
   p.creds_known = true;
@@ -485,20 +485,9 @@ void Monitor::on_id(pid_t pid, bool is_uid, uint32_t r, uint32_t e) {
 
 void Monitor::on_ptrace(pid_t pid, pid_t tracer) {
   if (tracer == 0) return;  // detach
-  auto it = procs_.find(pid);
-  Container* c = nullptr;
-  if (it != procs_.end()) {
-    auto ci = containers_.find(it->second.cid);
-    if (ci != containers_.end()) c = &ci->second;
-  }
+  Container* c = followed_container(pid);
   if (!c) c = container_of_pid(pid);
-  if (!c) {
-    auto t = procs_.find(tracer);
-    if (t != procs_.end()) {
-      auto ci = containers_.find(t->second.cid);
-      if (ci != containers_.end()) c = &ci->second;
-    }
-  }
+  if (!c) c = followed_container(tracer);
   if (!c) return;
   Proc& p = procs_[pid];
   if (p.cid.empty()) p.cid = c->id;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <set>
 
+#include "base/embedded.hpp"
 #include "platform/sys.hpp"
 
 namespace ward::monitor {
@@ -233,68 +234,11 @@ std::vector<Alert> RuleSet::evaluate(const Fields& f) const {
 }
 
 RuleSet RuleSet::builtin() {
-  auto r = parse(builtin_json(), "(built-in)");
+  auto r = parse(std::string(builtin_json()), "(built-in)");
   // The built-in document is checked by the unit tests; it always parses.
   return r ? std::move(*r) : RuleSet{};
 }
 
-const char* RuleSet::builtin_json() {
-  return R"JSON({
-  "rules": [
-    {
-      "rule": "Terminal shell in container",
-      "desc": "A shell was executed in a container, by ward exec or by the workload itself",
-      "priority": "WARNING",
-      "condition": {"all": [
-        {"field": "evt.type", "value": "exec"},
-        {"field": "container.id", "op": "exists"},
-        {"field": "proc.name", "op": "in",
-         "values": ["sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish"]}
-      ]},
-      "output": "Shell spawned in a container (container_id=%container.id pod=%k8s.pod.name namespace=%k8s.ns.name container=%k8s.container.name shell=%proc.name pid=%proc.pid parent=%proc.pname cmdline=%proc.cmdline uid=%proc.uid tty=%proc.tty via_exec=%proc.from_exec)"
-    },
-    {
-      "rule": "Privilege escalation",
-      "desc": "A container process gained root: uid/euid or gid/egid became 0 from non-zero (setuid/setgid call or a setuid/setgid executable), or its effective capabilities exceed the container's configured set",
-      "priority": "CRITICAL",
-      "condition": {"all": [
-        {"field": "container.id", "op": "exists"},
-        {"any": [
-          {"all": [{"field": "evt.type", "op": "in", "values": ["exec", "uid"]},
-                   {"field": "proc.prev_euid", "op": "!=", "value": "0"}, {"field": "proc.euid", "value": "0"}]},
-          {"all": [{"field": "evt.type", "value": "uid"},
-                   {"field": "proc.prev_uid", "op": "!=", "value": "0"}, {"field": "proc.uid", "value": "0"}]},
-          {"all": [{"field": "evt.type", "op": "in", "values": ["exec", "gid"]},
-                   {"field": "proc.prev_egid", "op": "!=", "value": "0"}, {"field": "proc.egid", "value": "0"}]},
-          {"all": [{"field": "evt.type", "value": "exec"}, {"field": "proc.cap_extra", "op": "!=", "value": ""}]}
-        ]}
-      ]},
-      "output": "Privilege escalation in a container (container_id=%container.id pod=%k8s.pod.name namespace=%k8s.ns.name container=%k8s.container.name proc=%proc.name pid=%proc.pid exe=%proc.exe uid=%proc.prev_uid->%proc.uid euid=%proc.prev_euid->%proc.euid gid=%proc.prev_gid->%proc.gid egid=%proc.prev_egid->%proc.egid setuid_exe=%proc.exe_setuid extra_caps=%proc.cap_extra nnp=%container.nnp)"
-    },
-    {
-      "rule": "ptrace in container",
-      "desc": "A process attached to a container process with ptrace",
-      "priority": "WARNING",
-      "condition": {"all": [
-        {"field": "evt.type", "value": "ptrace"},
-        {"field": "container.id", "op": "exists"}
-      ]},
-      "output": "ptrace attach in a container (container_id=%container.id pod=%k8s.pod.name namespace=%k8s.ns.name tracee=%proc.name pid=%proc.pid tracer=%ptrace.tracer_name tracer_pid=%ptrace.tracer_pid)"
-    },
-    {
-      "rule": "Binary not in image executed",
-      "desc": "A file written or changed after the container was created (not part of the image at create) was executed; best effort: the file's mtime or ctime is later than the container's creation time",
-      "priority": "ERROR",
-      "condition": {"all": [
-        {"field": "evt.type", "value": "exec"},
-        {"field": "container.id", "op": "exists"},
-        {"field": "proc.exe_new", "value": "true"}
-      ]},
-      "output": "Executed a binary that was not in the image at create (container_id=%container.id pod=%k8s.pod.name namespace=%k8s.ns.name exe=%proc.exe pid=%proc.pid cmdline=%proc.cmdline parent=%proc.pname)"
-    }
-  ]
-}
-)JSON";
-}
+std::string_view RuleSet::builtin_json() { return embedded_file("profiles/monitor/rules.json"); }
 
 }  // namespace ward::monitor

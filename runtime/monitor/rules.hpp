@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -50,8 +51,8 @@ class RuleSet {
   // "output","enabled"}]}. Errors carry `source` and the JSON path.
   static Result<RuleSet> parse(const std::string& text, const std::string& source);
   static Result<RuleSet> load_file(const std::string& path);
-  // The built-in rules (profiles/monitor/rules.json holds the same document).
-  static const char* builtin_json();
+  // The built-in rules: profiles/monitor/rules.json, compiled in (base/embedded.hpp).
+  static std::string_view builtin_json();
   static RuleSet builtin();
   // Every enabled rule whose condition holds, with its output rendered.
   std::vector<Alert> evaluate(const Fields& f) const;

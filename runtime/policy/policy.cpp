@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "model/capabilities.hpp"
-#include "policy/embedded.hpp"
+#include "base/embedded.hpp"
 
 namespace ward::policy {
 namespace {

@@ -91,3 +91,29 @@ def test_quarantine_is_audited(env, tmp_path):
     env.rt.run("delete", "--force", cid, check=True)
     recs = [r for r in read_records(env.audit_log) if r["event"] == "quarantine"]
     assert len(recs) == 1 and recs[0]["container_id"] == cid and recs[0]["outcome"] == "ok", recs
+
+
+def test_enforcing_policy_fails_closed_on_an_unwritable_audit_log(env, tmp_path):
+    # No required flag anywhere: selecting an enforcing policy is what makes
+    # the audit log mandatory; a policy in audit mode only warns.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    bad_log = str(blocker / "audit.log")
+    b = env.bundle(["sleep", "60"], uid=1000)
+    b.write()
+    base = [env.s["binary"], "--root", env.root, "--audit-log", bad_log]
+    envv = dict(os.environ, WARD_AUDIT_CONFIG=str(tmp_path / "none.json"))
+    p = subprocess.run(base + ["--policy", "restricted", "create", "-b", b.path, "pe"], capture_output=True,
+                       text=True, timeout=30, env=envv, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0
+    assert "audit required, refusing the command" in p.stderr and bad_log in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(env.root, "pe"))
+    pol = tmp_path / "audit-mode.json"
+    pol.write_text(json.dumps({"name": "restricted-audit", "level": "restricted", "mode": "audit"}))
+    err = tmp_path / "err"
+    with open(err, "w") as e:
+        p = subprocess.run(base + ["--policy", str(pol), "create", "-b", b.path, "pa"], stdout=subprocess.DEVNULL,
+                           stderr=e, timeout=30, env=envv, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, err.read_text()
+    assert "audit required" not in err.read_text()
+    env.rt.run("delete", "--force", "pa", check=True)

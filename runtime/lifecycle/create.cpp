@@ -298,6 +298,12 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   args.new_cgroupns = new_cgroupns;
   args.id = o.id;
 
+  // Bind sources are opened here, as host root and before any user namespace
+  // exists; the init attaches exactly these objects (issue 15 item 9).
+  auto sources = rootfs::open_mount_sources(cfg, args.rootfs.new_userns);
+  if (!sources) return std::unexpected(sources.error());
+  args.rootfs.source_fds = sources->raw();
+
   if (new_userns) {
     // Only the user (and pid) namespace come from clone3; the child creates
     // the rest as root of its user namespace so that namespace owns them.

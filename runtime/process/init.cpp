@@ -237,7 +237,10 @@ void container_init(const InitArgs& a) {
   {
     // Cloned, not exec'd: every fd `create` had open is here too (the state
     // directory, the cgroup directory). Only the keep list survives (CVE-2024-21626).
-    const int keep[] = {sync, a.exec_listen_fd, log::fd()};
+    // The parent's detached bind sources too, until rootfs::prepare closes them.
+    std::vector<int> keep = {sync, a.exec_listen_fd, log::fd()};
+    for (int fd : a.rootfs.source_fds)
+      if (fd >= 0) keep.push_back(fd);
     if (!security::close_fds_except(a.preserve_fds, keep)) ::_exit(1);
   }
   auto go = platform::recv_with_fds(sync);

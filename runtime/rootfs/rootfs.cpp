@@ -17,6 +17,7 @@
 #include "platform/path.hpp"
 #include "platform/procfs.hpp"
 #include "platform/sys.hpp"
+#include "rootfs/detached.hpp"
 #include "rootfs/mount_options.hpp"
 #include "rootfs/mountinfo.hpp"
 
@@ -80,13 +81,31 @@ Result<> apply_tail(int root_fd, const MountPlan& p) {
   return {};
 }
 
+// The MS_REMOUNT|MS_BIND|flags a bind's options ask for (mount(2) sets exactly
+// those per-mount flags, keeping the atime mode when none is given), then the
+// recursive r* attributes, on the detached copy before it is attached: the
+// mount never appears in the container with flags it was not asked to have.
+Result<> set_bind_attrs(int tree, const MountPlan& p) {
+  using detached::attrs_of_flags;
+  if (p.remount) {
+    constexpr uint64_t kPerMount = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                   MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW;
+    uint64_t set = attrs_of_flags(p.remount_flags);
+    uint64_t clr = kPerMount & ~set;
+    if (p.remount_flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) clr |= MOUNT_ATTR__ATIME;
+    WARD_TRY(detached::setattr(tree, set, clr, 0, false));
+  }
+  if (p.attr_set != 0 || p.attr_clr != 0) WARD_TRY(detached::setattr(tree, p.attr_set, p.attr_clr, 0, true));
+  return {};
+}
+
 std::string bind_source(const model::Config& cfg, const std::string& src) {
   // runtime-spec config.md "Mounts": a relative bind source is relative to the bundle.
   if (src.empty() || src.starts_with('/') || cfg.bundle.empty()) return src;
   return cfg.bundle + "/" + src;
 }
 
-Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p);
+Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p, int src_fd);
 
 Result<> bind_plan(int root_fd, const model::Config& cfg, const std::string& src,
                    const std::string& dest, unsigned long flags) {
@@ -97,7 +116,7 @@ Result<> bind_plan(int root_fd, const model::Config& cfg, const std::string& src
     p.remount = true;
     p.remount_flags = MS_BIND | MS_REMOUNT | rest;
   }
-  return mount_one(root_fd, cfg, std::move(p));
+  return mount_one(root_fd, cfg, std::move(p), -1);
 }
 
 bool cgroup2_host() {
@@ -114,11 +133,11 @@ Result<std::string> own_cgroup2_dir() {
 }
 
 // runtime-spec config.md: type "cgroup" asks for the container's own cgroups.
-// Read-only unless "rw" is given, as runc does.
-Result<> mount_cgroup(int root_fd, const model::Config& cfg, const model::Mount& m,
+// Read-only when the mount's options say "ro" (runc mounts the hierarchies
+// with the cgroup mount's own flags).
+Result<> mount_cgroup(int root_fd, const model::Config& cfg, const model::Mount& /*m*/,
                       const MountPlan& p) {
-  bool rw = std::find(m.options.begin(), m.options.end(), "rw") != m.options.end();
-  unsigned long flags = (p.flags & ~MS_REMOUNT) | (rw ? 0 : MS_RDONLY);
+  unsigned long flags = p.flags & ~MS_REMOUNT;
   bool cgns = cfg.find_namespace(model::NamespaceType::cgroup) != nullptr;
   if (cgroup2_host()) {
     auto fd = platform::mkdir_all_in_root(root_fd, p.destination, 0755);
@@ -188,45 +207,107 @@ Result<> mount_cgroup(int root_fd, const model::Config& cfg, const model::Mount&
 }
 
 // runc's checkProcMount (CVE-2019-16884, CVE-2025-52881): a destination that
-// resolved (through any symlink of the image) onto procfs would let a volume
-// cover a /proc file ward or the kernel trusts (attr/exec, sys/...). Refused,
-// except the few files lxcfs-style setups replace, as in runc.
-Result<> check_destination(int dest_fd, const model::Config& cfg, const std::string& dest) {
+// resolved (through any symlink of the image, or one swapped in a volume by
+// an earlier container) into /proc would let a volume cover a /proc file ward
+// or the kernel trusts (attr/exec, sys/...). Judged on the fd the mount then
+// goes onto: its filesystem (procfs anywhere) and its real path (anything
+// below the root's /proc). Refused, except the few files lxcfs-style setups
+// replace, as in runc; /proc itself is where procfs goes.
+Result<> check_destination(int root_fd, int dest_fd, const std::string& dest) {
   struct statfs sfs {};
   if (::fstatfs(dest_fd, &sfs) != 0) return fail_sys("statfs mount destination");
-  if (sfs.f_type != PROC_SUPER_MAGIC) return {};
+  auto real = [](int fd) {
+    char buf[4096];
+    ssize_t n = ::readlink(proc_fd_path(fd).c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  std::string where = real(dest_fd), root = real(root_fd);
+  if (root == "/") root.clear();
+  bool under_root = !where.empty() && where.starts_with(root + "/");
+  std::string rel = under_root ? where.substr(root.size()) : where;
+  bool in_proc = rel.starts_with("/proc/");
+  if (sfs.f_type != PROC_SUPER_MAGIC && !(under_root && in_proc)) return {};
   static constexpr std::string_view kAllowed[] = {
       "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",   "/proc/swaps",
       "/proc/uptime",  "/proc/loadavg",   "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
-  char buf[4096];
-  ssize_t n = ::readlink(proc_fd_path(dest_fd).c_str(), buf, sizeof buf - 1);
-  std::string where = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  std::string root = clean(cfg.root.path);
-  if (where.starts_with(root + "/")) {
-    std::string rel = where.substr(root.size());
+  if (under_root)
     for (auto a : kAllowed)
       if (rel == a) return {};
-    where = rel;
-  }
-  return fail_errno(EPERM, "destination {:?} resolves to {:?} inside /proc: refused", dest, where);
+  return fail_errno(EPERM, "destination {:?} resolves to {:?} inside /proc: refused", dest, rel);
 }
 
-Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p) {
+// An existing file at `path`, or a new empty one, inside the root. A dangling
+// symlink as the last component is followed (inside the root) and its target
+// created with its parent directories, as runc's SecureJoin + MkdirAll.
+Result<UniqueFd> target_file(int root_fd, std::string path) {
+  for (int links = 0; links < 40; ++links) {
+    auto r = platform::create_file_in_root(root_fd, path, 0644);
+    if (r || r.error().err != ENOENT) return r;
+    auto comps = platform::path_components(path);
+    if (comps.empty()) return r;
+    std::string parent;
+    for (size_t i = 0; i + 1 < comps.size(); ++i) parent += "/" + comps[i];
+    auto dir = platform::mkdir_all_in_root(root_fd, parent.empty() ? "/" : parent, 0755);
+    if (!dir) return std::unexpected(dir.error());
+    char buf[4096];
+    ssize_t n = ::readlinkat(dir->get(), comps.back().c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return r;
+    std::string target(buf, static_cast<size_t>(n));
+    path = target.starts_with('/') ? target : parent + "/" + target;
+  }
+  return fail_errno(ELOOP, "create {:?} in root: too many symlinks", path);
+}
+
+Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p, int src_fd) {
   if (p.bind) {
     p.source = bind_source(cfg, p.source);
     struct stat st {};
-    if (::stat(p.source.c_str(), &st) < 0) return fail_sys("stat bind source");
+    if (src_fd >= 0 ? ::fstat(src_fd, &st) < 0 : ::stat(p.source.c_str(), &st) < 0)  // host path: no open_tree
+      return fail_sys("stat bind source");
     // Like runc: a directory for directory sources, an empty file otherwise.
     auto fd = S_ISDIR(st.st_mode) ? platform::mkdir_all_in_root(root_fd, p.destination, 0755)
-                                  : platform::create_file_in_root(root_fd, p.destination, 0644);
+                                  : target_file(root_fd, p.destination);
     if (!fd) return std::unexpected(fd.error());
-    WARD_TRY(check_destination(fd->get(), cfg, p.destination));
+    WARD_TRY(check_destination(root_fd, fd->get(), p.destination));
+    if (src_fd >= 0) {
+      // The source the parent opened as host root: attached onto the
+      // destination fd, neither path walked again.
+      WARD_TRY(set_bind_attrs(src_fd, p));
+      WARD_TRY(detached::move_onto(src_fd, fd->get()));
+      int top = src_fd;
+      // Mount ids were taken when the parent copied the source, and since
+      // Linux 6.8 mountinfo lists mounts by id: re-copy the attached mount
+      // now (it lies in our namespace) and drop the first, so the table
+      // reads in config order as under runc. Kept as is where that fails.
+      auto again = detached::clone(src_fd, "", (p.flags & MS_REC) != 0);
+      if (again && platform::umount(proc_fd_path(src_fd), MNT_DETACH)) {
+        WARD_TRY(detached::move_onto(again->get(), fd->get()));
+        top = again->get();
+      }
+      for (unsigned long prop : p.propagation)
+        WARD_TRY(detached::setattr(top, 0, 0, prop & ~MS_REC, (prop & MS_REC) != 0));
+      return {};
+    }
     WARD_TRY(platform::mount(p.source, proc_fd_path(fd->get()), "", p.flags));
     return apply_tail(root_fd, p);
   }
+  if (p.type == "proc" || p.type == "sysfs") {
+    // runc: an image's symlink (or file) at /proc or /sys could send the
+    // mount anywhere in the root; only an ordinary directory is accepted.
+    auto at = platform::open_in_root(root_fd, p.destination, O_PATH | O_NOFOLLOW);
+    struct stat st {};
+    if (at && ::fstat(at->get(), &st) == 0 && !S_ISDIR(st.st_mode))
+      return fail_errno(ENOTDIR, "filesystem {:?} must be mounted on ordinary directory", p.type);
+  }
   auto fd = platform::mkdir_all_in_root(root_fd, p.destination, 0755);
   if (!fd) return std::unexpected(fd.error());
-  WARD_TRY(check_destination(fd->get(), cfg, p.destination));
+  WARD_TRY(check_destination(root_fd, fd->get(), p.destination));
+  if (p.type == "tmpfs" && p.data.find("mode=") == std::string::npos) {
+    // runc: a tmpfs without mode= takes the mode of the directory it covers.
+    struct stat st {};
+    if (::fstat(fd->get(), &st) < 0) return fail_sys("stat tmpfs destination");
+    p.data = fmt::format("{}{}mode={:o}", p.data, p.data.empty() ? "" : ",", st.st_mode & 07777);
+  }
   auto target = proc_fd_path(fd->get());
   unsigned long flags = p.flags;
   // A read-only /dev would refuse the device nodes created next; finalize()
@@ -347,13 +428,104 @@ Result<> setup_dev(int root_fd, const model::Config& cfg, const Options& opt) {
 
 }  // namespace
 
-Result<> prepare(const model::Config& cfg, const Options& opt) {
-  const std::string& rootfs = cfg.root.path;
-  if (rootfs.empty() || !rootfs.starts_with('/')) return fail_errno(EINVAL, "root.path must be absolute");
+namespace {
+
+// The propagation "/" gets before the container's mounts: rootfsPropagation,
+// except "unbindable", which would make the rootfs bind below fail with
+// EINVAL: private until finalize() applies it after pivot_root, as crun.
+Result<unsigned long> early_propagation(const model::Config& cfg) {
   unsigned long prop = MS_SLAVE | MS_REC;
   if (!cfg.linux.rootfs_propagation.empty() &&
       !propagation_flag(cfg.linux.rootfs_propagation, prop))
     return fail_errno(EINVAL, "unknown rootfsPropagation {:?}", cfg.linux.rootfs_propagation);
+  if (prop & MS_UNBINDABLE) prop = MS_PRIVATE | (prop & MS_REC);
+  return prop;
+}
+
+bool is_root_dest(const model::Mount& m) { return clean(m.destination) == "/"; }
+
+}  // namespace
+
+std::vector<int> MountSources::raw() const {
+  std::vector<int> out;
+  out.reserve(fds.size());
+  for (const auto& f : fds) out.push_back(f.get());
+  return out;
+}
+
+Result<MountSources> open_mount_sources(const model::Config& cfg, bool new_userns) {
+  MountSources out;
+  out.fds.resize(cfg.mounts.size());
+  out.real_paths.resize(cfg.mounts.size());
+  auto prop = early_propagation(cfg);
+  if (!prop) return std::unexpected(prop.error());
+  std::vector<MountInfo> mounts;
+  if (new_userns) {
+    auto text = platform::read_file("/proc/self/mountinfo");
+    if (!text) return std::unexpected(text.error());
+    mounts = parse_mountinfo(*text);
+  }
+  for (size_t i = 0; i < cfg.mounts.size(); ++i) {
+    const auto& m = cfg.mounts[i];
+    MountPlan p = plan_mount(m);
+    if (!p.bind || m.type == "cgroup") continue;
+    auto err = [&](Error e) {
+      return std::unexpected(e.context(fmt::format("mount {:?} on {:?}", m.source, m.destination)));
+    };
+    std::string src = bind_source(cfg, p.source);
+    // Host root's view of the host path, as runc resolves a source.
+    UniqueFd path_fd(::open(src.c_str(), O_PATH | O_CLOEXEC));  // host path, parent, before clone3
+    if (!path_fd) return err(Error{errno, "open bind source"});
+    char buf[4096];
+    ssize_t n = ::readlink(proc_fd_path(path_fd.get()).c_str(), buf, sizeof buf - 1);
+    std::string real = n > 0 ? std::string(buf, static_cast<size_t>(n)) : src;
+    bool recursive = (p.flags & MS_REC) != 0;
+    if (new_userns) {
+      auto locked = platform::locked_mount_flags(path_fd.get());
+      if (!locked) return err(locked.error());
+      bool lockable = (*locked & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0;
+      bool submounts = recursive && std::any_of(mounts.begin(), mounts.end(), [&](const MountInfo& mi) {
+        return mi.mountpoint != real && mi.mountpoint.starts_with(real == "/" ? "/" : real + "/");
+      });
+      if (lockable || submounts) continue;
+    }
+    auto tree = detached::clone(path_fd.get(), "", recursive);
+    if (!tree && tree.error().err == ENOSYS) {
+      // No new mount API: the init binds every source by path (mount(2)).
+      for (auto& f : out.fds) f.reset();
+      for (auto& r : out.real_paths) r.clear();
+      return out;
+    }
+    if (!tree) return err(tree.error());
+    // The copy is in the host's peer group when the source mount is shared:
+    // give it the propagation the container's "/" gets (slave by default), so
+    // nothing mounted on it later propagates back to the host.
+    unsigned long type = *prop & ~MS_REC;
+    if (!(type & MS_SHARED)) {
+      auto r = detached::setattr(tree->get(), 0, 0, type, true);
+      if (!r) return err(r.error());
+    }
+    out.fds[i] = std::move(*tree);
+    out.real_paths[i] = real;
+  }
+  return out;
+}
+
+Result<> prepare(const model::Config& cfg, const Options& opt) {
+  // The parent's detached bind sources: closed here whatever happens, so none
+  // reaches the container process.
+  Defer close_sources([&] {
+    for (int fd : opt.source_fds)
+      if (fd >= 0) ::close(fd);
+  });
+  auto source_fd = [&](size_t i) {
+    return i < opt.source_fds.size() ? opt.source_fds[i] : -1;
+  };
+  const std::string& rootfs = cfg.root.path;
+  if (rootfs.empty() || !rootfs.starts_with('/')) return fail_errno(EINVAL, "root.path must be absolute");
+  auto early = early_propagation(cfg);
+  if (!early) return std::unexpected(early.error());
+  unsigned long prop = *early;
   // Cut propagation to the host first so nothing below leaks out of the
   // container's mount namespace (unless it asked for shared).
   WARD_TRY(ctx(platform::mount("", "/", "", prop), "make / propagation"));
@@ -364,7 +536,8 @@ Result<> prepare(const model::Config& cfg, const Options& opt) {
   auto root = open_dir(rootfs);
   if (!root) return std::unexpected(root.error());
 
-  for (const auto& m : cfg.mounts) {
+  auto mount_entry = [&](size_t i) -> Result<> {
+    const auto& m = cfg.mounts[i];
     MountPlan p = plan_mount(m);
     // As runc: with SELinux on, filesystems created for the container carry
     // linux.mountLabel as their context; binds keep their files' labels.
@@ -372,17 +545,65 @@ Result<> prepare(const model::Config& cfg, const Options& opt) {
         m.type != "sysfs")
       p.data = fmt::format("{}{}context=\"{}\"", p.data, p.data.empty() ? "" : ",", cfg.linux.mount_label);
     auto r = m.type == "cgroup" ? mount_cgroup(root->get(), cfg, m, p)
-                                : mount_one(root->get(), cfg, std::move(p));
+                                : mount_one(root->get(), cfg, std::move(p), source_fd(i));
     if (!r)
       return std::unexpected(
           r.error().context(fmt::format("mount {:?} on {:?}", m.source, m.destination)));
+    return {};
+  };
+  // A mount onto "/" itself goes first, and everything else on top of it
+  // (runc): mounted later, it would cover /proc, /sys, /dev and every volume.
+  bool root_mounts = false;
+  for (size_t i = 0; i < cfg.mounts.size(); ++i)
+    if (is_root_dest(cfg.mounts[i])) {
+      WARD_TRY(mount_entry(i));
+      root_mounts = true;
+    }
+  if (root_mounts) {
+    // Lookups must land in what now covers the root.
+    root = open_dir(rootfs);
+    if (!root) return std::unexpected(root.error());
   }
+  for (size_t i = 0; i < cfg.mounts.size(); ++i)
+    if (!is_root_dest(cfg.mounts[i])) WARD_TRY(mount_entry(i));
   return ctx(setup_dev(root->get(), cfg, opt), "set up /dev");
 }
+
+namespace {
+
+// --no-pivot keeps the old root reachable in this mount namespace; as runc's
+// msMoveRoot, detach every full procfs and sysfs outside the rootfs first
+// (or cover it with a tmpfs where that is not permitted), so the container
+// cannot reach the host's /proc and /sys through it. Host paths, before the
+// move: nothing of the container is involved.
+Result<> hide_host_proc_sys(const std::string& rootfs) {
+  auto text = platform::read_file("/proc/self/mountinfo");
+  if (!text) return std::unexpected(text.error());
+  std::string root = clean(rootfs);
+  for (const auto& mi : parse_mountinfo(*text)) {
+    if (mi.root != "/" || (mi.fstype != "proc" && mi.fstype != "sysfs")) continue;
+    if (mi.mountpoint == root || mi.mountpoint.starts_with(root + "/")) continue;
+    // A slave first, so the detach does not propagate to the host.
+    auto r = platform::mount("", mi.mountpoint, "", MS_SLAVE | MS_REC);  // host mountpoint, --no-pivot
+    if (!r) {
+      // Gone already with a parent detached before it.
+      if (r.error().err == ENOENT || r.error().err == EINVAL) continue;
+      return r;
+    }
+    auto u = platform::umount(mi.mountpoint, MNT_DETACH);  // host mountpoint, --no-pivot
+    if (u) continue;
+    if (u.error().err != EINVAL && u.error().err != EPERM) return u;
+    WARD_TRY(platform::mount("tmpfs", mi.mountpoint, "tmpfs", 0));  // host mountpoint, --no-pivot
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<> pivot(const model::Config& cfg, const Options& opt) {
   const std::string& rootfs = cfg.root.path;
   if (opt.no_pivot) {
+    WARD_TRY(ctx(hide_host_proc_sys(rootfs), "hide the host's /proc and /sys"));
     if (::chdir(rootfs.c_str()) < 0) return fail_sys("chdir {:?}", rootfs);
     WARD_TRY(platform::mount(rootfs, "/", "", MS_MOVE));
     if (::chroot(".") < 0) return fail_sys("chroot");
@@ -430,17 +651,56 @@ Result<> write_sysctls(const model::Config& cfg) {
   return {};
 }
 
+// runc's readonlyPath: a recursive bind of the path onto itself whose top
+// mount is read-only, with every flag it had (nosuid, nodev, noexec) kept.
+// New mount API: the path is resolved once; a clone of the mount at that fd
+// is made read-only (mount_setattr sets only RDONLY) while detached and
+// attached onto the same fd, so no swap between steps can redirect either.
 Result<> readonly_path(int root_fd, const std::string& path) {
   auto fd = platform::open_in_root(root_fd, path, O_PATH);
   if (!fd) {
     if (fd.error().err == ENOENT) return {};
     return std::unexpected(fd.error());
   }
+  auto tree = detached::clone(fd->get(), "", true);
+  if (tree) {
+    WARD_TRY(detached::setattr(tree->get(), MOUNT_ATTR_RDONLY, 0, 0, false));
+    return detached::move_onto(tree->get(), fd->get());
+  }
+  if (tree.error().err != ENOSYS) return std::unexpected(tree.error());
+  // Fallback (no open_tree): bind through the fd, then remount the new top
+  // mount, found again by path but required to be the same inode.
+  struct stat before {};
+  if (::fstat(fd->get(), &before) < 0) return fail_sys("stat");
   auto p = proc_fd_path(fd->get());
   WARD_TRY(platform::mount(p, p, "", MS_BIND | MS_REC));
-  return remount(root_fd, path, MS_BIND | MS_REMOUNT | MS_RDONLY);
+  auto top = platform::open_in_root(root_fd, path, O_PATH);
+  if (!top) return std::unexpected(top.error());
+  struct stat after {};
+  if (::fstat(top->get(), &after) < 0) return fail_sys("stat");
+  if (after.st_dev != before.st_dev || after.st_ino != before.st_ino)
+    return fail_errno(EXDEV, "readonly path {:?} changed while being bound", path);
+  auto kept = platform::locked_mount_flags(top->get());
+  if (!kept) return std::unexpected(kept.error());
+  unsigned long keep = *kept & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  return platform::mount("", proc_fd_path(top->get()), "", MS_BIND | MS_REMOUNT | MS_RDONLY | keep);
 }
 
+// CVE-2025-31133: the container's /dev/null may have been replaced (by the
+// image, or by another container sharing /dev) with a link to, or a bind of,
+// some other file; only a real null device masks a file.
+Result<UniqueFd> verified_null(int root_fd) {
+  auto n = platform::open_in_root(root_fd, "/dev/null", O_PATH | O_NOFOLLOW);
+  if (!n) return std::unexpected(n.error().context("open /dev/null"));
+  struct stat ns {};
+  if (::fstat(n->get(), &ns) < 0) return fail_sys("stat /dev/null");
+  if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3))
+    return fail_errno(EINVAL, "/dev/null is not the null device");
+  return n;
+}
+
+// runc's maskPath: /dev/null over a file, an empty read-only tmpfs over a
+// directory. The path is resolved once and the mask attached onto that fd.
 Result<> mask_path(int root_fd, const std::string& path) {
   auto fd = platform::open_in_root(root_fd, path, O_PATH);
   if (!fd) {
@@ -449,18 +709,26 @@ Result<> mask_path(int root_fd, const std::string& path) {
   }
   struct stat st {};
   if (::fstat(fd->get(), &st) < 0) return fail_sys("stat");
-  if (S_ISDIR(st.st_mode))
+  if (S_ISDIR(st.st_mode)) {
+    auto tmp = detached::fresh("tmpfs", "source=tmpfs,ro", MOUNT_ATTR_RDONLY);
+    if (tmp) return detached::move_onto(tmp->get(), fd->get());
+    if (tmp.error().err != ENOSYS) return std::unexpected(tmp.error());
     return platform::mount("tmpfs", proc_fd_path(fd->get()), "tmpfs", MS_RDONLY);
-  // CVE-2025-31133: the container's /dev/null may have been replaced by a
-  // link to a sensitive file; only bind a real null device.
-  int n = ::openat(root_fd, "dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (n < 0) return fail_sys("open /dev/null");
-  UniqueFd null(n);
-  struct stat ns {};
-  if (::fstat(n, &ns) < 0) return fail_sys("stat /dev/null");
-  if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3))
-    return fail_errno(EINVAL, "/dev/null is not the null device");
-  return platform::mount(proc_fd_path(n), proc_fd_path(fd->get()), "", MS_BIND);
+  }
+  auto null = verified_null(root_fd);
+  if (!null) return std::unexpected(null.error());
+  auto tree = detached::clone(null->get(), "", false);
+  if (tree) return detached::move_onto(tree->get(), fd->get());
+  if (tree.error().err != ENOSYS) return std::unexpected(tree.error());
+  return platform::mount(proc_fd_path(null->get()), proc_fd_path(fd->get()), "", MS_BIND);
+}
+
+// root.readonly: the root mount itself, without /proc (mount_setattr on the
+// fd); the mount(2) fallback keeps the flags it had.
+Result<> readonly_root(int root_fd) {
+  auto r = detached::setattr(root_fd, MOUNT_ATTR_RDONLY, 0, 0, false);
+  if (r || r.error().err != ENOSYS) return r;
+  return remount(root_fd, "/", MS_BIND | MS_REMOUNT | MS_RDONLY);
 }
 
 }  // namespace
@@ -480,8 +748,7 @@ Result<> finalize(const model::Config& cfg, const Options& /*opt*/) {
     if (clean(m.destination) == "/dev" && !p.bind && (p.flags & MS_RDONLY))
       WARD_TRY(ctx(remount(root->get(), "/dev", MS_REMOUNT | p.flags, p.data), "remount /dev"));
   }
-  if (cfg.root.readonly)
-    WARD_TRY(ctx(remount(root->get(), "/", MS_BIND | MS_REMOUNT | MS_RDONLY), "read-only /"));
+  if (cfg.root.readonly) WARD_TRY(ctx(readonly_root(root->get()), "read-only /"));
   unsigned long prop = 0;
   if (propagation_flag(cfg.linux.rootfs_propagation, prop) && prop != 0)
     WARD_TRY(ctx(platform::mount("", "/", "", prop), "rootfsPropagation"));

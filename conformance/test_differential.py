@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+import bundle as bundlelib
+
 ALL_CAPS = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
     "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
@@ -385,3 +387,85 @@ def test_hooks(diff):
                 res[f] = sorted(lines) if "poststart" in lines else lines
         return res
     diff.check(conf, extra=extra)
+
+
+# ---- rootfs edge cases (issue 15) ----------------------------------------------------------
+
+def test_mount_target_dangling_symlink(diff):
+    # issue 15 item 6: the target is created inside the root where the symlink points
+    def conf(cfg, ctx):
+        etc = os.path.join(ctx.bundle.rootfs, "etc")
+        os.symlink("../foo/bar/not/here", os.path.join(etc, "not-existing"))
+        os.symlink("../foo/file/not/here", os.path.join(etc, "not-existing-file"))
+        src = os.path.join(ctx.scratch, "src")
+        os.makedirs(src, exist_ok=True)
+        with open(os.path.join(src, "f"), "w") as f:
+            f.write("from the host")
+        cfg["root"]["readonly"] = False
+        add_mount(cfg, destination="/etc/not-existing", type="tmpfs", source="tmpfs",
+                  options=["mode=0755"])
+        add_mount(cfg, destination="/etc/not-existing-file", type="bind",
+                  source=os.path.join(src, "f"), options=["bind"])
+    diff.check(conf, args=["/probe", "stat", "/foo/bar/not/here", "read",
+                           "/foo/file/not/here"])
+
+
+def test_mount_bind_onto_root(diff):
+    # issue 15 item 7: mounted first, /proc, /sys, /dev and volumes on top; read-only root
+    def conf(cfg, ctx):
+        other = os.path.join(ctx.scratch, "other-root")
+        bundlelib.make_rootfs(other)
+        with open(os.path.join(other, "marker"), "w") as f:
+            f.write("the bound root")
+        vol = os.path.join(ctx.scratch, "vol")
+        os.makedirs(vol, exist_ok=True)
+        add_mount(cfg, destination="/mnt", type="bind", source=vol, options=["rbind"])
+        # listed first: runc 1.1.5 mounts in config order, and a bind onto / listed later
+        # covers /proc (it then fails); ward mounts it first wherever it is listed
+        # (tests/integration/test_rootfs_edges.py)
+        cfg["mounts"].insert(0, {"destination": "/", "type": "bind", "source": other,
+                                 "options": ["rbind"]})
+    diff.check(conf, args=["/probe", "read", "/marker", "write", "/x", "write", "/mnt/y"])
+
+
+def test_mount_source_in_closed_dir_with_userns(diff):
+    # issue 15 item 9: a source in a root-owned 000 directory is opened as host root
+    def conf(cfg, ctx):
+        ctx.bundle.set_namespaces(["pid", "ipc", "uts", "mount", "user", "network"])
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+        cfg["root"]["readonly"] = False
+        closed = os.path.join(ctx.scratch, "closed")
+        os.makedirs(os.path.join(closed, "dir"), exist_ok=True)
+        with open(os.path.join(closed, "file"), "w") as f:
+            f.write("secret but shared")
+        with open(os.path.join(closed, "dir", "g"), "w") as f:
+            f.write("in a dir")
+        os.chmod(closed, 0)
+        # the image is host root's: the mapped root could not create them
+        os.makedirs(os.path.join(ctx.bundle.rootfs, "mnt", "dir"))
+        open(os.path.join(ctx.bundle.rootfs, "mnt", "file"), "w").close()
+        add_mount(cfg, destination="/mnt/file", type="bind",
+                  source=os.path.join(closed, "file"), options=["bind"])
+        add_mount(cfg, destination="/mnt/dir", type="bind",
+                  source=os.path.join(closed, "dir"), options=["rbind"])
+    diff.check(conf, args=["/probe", "read", "/mnt/file", "read", "/mnt/dir/g"])
+
+
+def test_mount_tmpfs_takes_covered_mode(diff):
+    # issue 15 item 10: no mode= -> the mode of the directory it covers
+    def conf(cfg, ctx):
+        os.chmod(os.path.join(ctx.bundle.rootfs, "work", "sub"), 0o712)
+        add_mount(cfg, destination="/work/sub", type="tmpfs", source="tmpfs",
+                  options=["size=1m"])
+    diff.check(conf, args=["/probe", "stat", "/work/sub"])
+
+
+def test_mount_cgroup_rw_without_ro(diff):
+    # issue 15 item 22: the v1 hierarchies follow the cgroup mount's own ro/rw
+    def conf(cfg, ctx):
+        for m in cfg["mounts"]:
+            if m["type"] == "cgroup":
+                m["options"] = [o for o in m["options"] if o != "ro"]
+    diff.check(conf)

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "base/fd.hpp"
 #include "base/log.hpp"
@@ -299,15 +300,16 @@ Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p, int src_f
     if (at && ::fstat(at->get(), &st) == 0 && !S_ISDIR(st.st_mode))
       return fail_errno(ENOTDIR, "filesystem {:?} must be mounted on ordinary directory", p.type);
   }
+  // runc: a tmpfs without mode= over an existing directory takes its mode.
+  std::optional<mode_t> covered_mode;
+  if (p.type == "tmpfs" && p.data.find("mode=") == std::string::npos) {
+    auto had = platform::open_in_root(root_fd, p.destination, O_PATH | O_DIRECTORY);
+    struct stat st {};
+    if (had && ::fstat(had->get(), &st) == 0) covered_mode = st.st_mode & 07777;
+  }
   auto fd = platform::mkdir_all_in_root(root_fd, p.destination, 0755);
   if (!fd) return std::unexpected(fd.error());
   WARD_TRY(check_destination(root_fd, fd->get(), p.destination));
-  if (p.type == "tmpfs" && p.data.find("mode=") == std::string::npos) {
-    // runc: a tmpfs without mode= takes the mode of the directory it covers.
-    struct stat st {};
-    if (::fstat(fd->get(), &st) < 0) return fail_sys("stat tmpfs destination");
-    p.data = fmt::format("{}{}mode={:o}", p.data, p.data.empty() ? "" : ",", st.st_mode & 07777);
-  }
   auto target = proc_fd_path(fd->get());
   unsigned long flags = p.flags;
   // A read-only /dev would refuse the device nodes created next; finalize()
@@ -320,6 +322,16 @@ Result<> mount_one(int root_fd, const model::Config& cfg, MountPlan p, int src_f
     return bind_plan(root_fd, cfg, "/sys", p.destination, flags);
   }
   WARD_TRY(r);
+  if (covered_mode) {
+    // The new tmpfs's root (as runc, a chmod once mounted, so mountinfo
+    // shows no mode= the config did not ask for).
+    auto top = platform::open_in_root(root_fd, p.destination, O_PATH | O_DIRECTORY);
+    if (!top) return std::unexpected(top.error());
+    struct statfs sfs {};
+    if (::fstatfs(top->get(), &sfs) != 0) return fail_sys("statfs tmpfs");
+    if (sfs.f_type != TMPFS_MAGIC) return fail_errno(EXDEV, "{:?} is not the new tmpfs", p.destination);
+    if (::chmod(proc_fd_path(top->get()).c_str(), *covered_mode) < 0) return fail_sys("chmod tmpfs");
+  }
   return apply_tail(root_fd, p);
 }
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <map>
+#include <optional>
 #include <utility>
 
 #include "base/log.hpp"
@@ -121,12 +123,18 @@ Result<> remove(const Global& g, const std::string& id, bool force) {
 namespace {
 // As runc's list: the name of the user owning the state directory ("#UID"
 // when it has none); the state document itself keeps runc's "" for root.
-std::string dir_owner(const std::string& dir) {
-  struct stat sb{};
-  if (::stat(dir.c_str(), &sb) != 0) return "";
-  // /etc/passwd read directly: ward is linked statically, without NSS.
-  if (auto text = platform::read_file("/etc/passwd")) {
-    std::string_view rest = *text;
+// /etc/passwd is read directly (ward is linked statically, without NSS), once
+// per `list`, not once per container.
+class Owners {
+ public:
+  std::string of(const std::string& dir) {
+    struct stat sb{};
+    if (::stat(dir.c_str(), &sb) != 0) return "";
+    if (auto it = names_.find(sb.st_uid); it != names_.end()) return it->second;
+    if (!passwd_) passwd_ = platform::read_file("/etc/passwd").value_or("");
+    std::string name = fmt::format("#{}", sb.st_uid);
+    std::string uid = std::to_string(sb.st_uid);
+    std::string_view rest = *passwd_;
     while (!rest.empty()) {
       auto nl = rest.find('\n');
       std::string_view line = rest.substr(0, nl);
@@ -135,16 +143,24 @@ std::string dir_owner(const std::string& dir) {
       auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
       auto c3 = c2 == std::string_view::npos ? c2 : line.find(':', c2 + 1);
       if (c3 == std::string_view::npos) continue;
-      if (line.substr(c2 + 1, c3 - c2 - 1) == std::to_string(sb.st_uid)) return std::string(line.substr(0, c1));
+      if (line.substr(c2 + 1, c3 - c2 - 1) == uid) {
+        name = std::string(line.substr(0, c1));
+        break;
+      }
     }
+    return names_.emplace(sb.st_uid, std::move(name)).first->second;
   }
-  return fmt::format("#{}", sb.st_uid);
-}
+
+ private:
+  std::optional<std::string> passwd_;
+  std::map<uid_t, std::string> names_;
+};
 }  // namespace
 
 Result<std::vector<nlohmann::json>> list(const Global& g, std::vector<Error>* problems) {
   state::Store store(g.root);
   std::vector<nlohmann::json> out;
+  Owners owners;
   for (const auto& id : store.list()) {
     auto st = store.load(id, /*with_config=*/false);
     nlohmann::json j;
@@ -157,7 +173,7 @@ Result<std::vector<nlohmann::json>> list(const Global& g, std::vector<Error>* pr
     } else {
       j = state::to_oci_json(*st, detail::current_status(*st));
     }
-    j["owner"] = dir_owner(store.dir(id));
+    j["owner"] = owners.of(store.dir(id));
     out.push_back(std::move(j));
   }
   return out;

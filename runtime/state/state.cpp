@@ -90,8 +90,10 @@ Result<ContainerState> Store::load(const std::string& id, bool with_config) cons
     st.owner = j.value("owner", "");
     st.annotations = j.value("annotations", std::map<std::string, std::string>{});
     st.started = j.value("started", false);
-    st.cgroup = j.value("cgroup", nlohmann::json());
-    st.hooks = j.value("hooks", nlohmann::json());
+    // Moved out of the parsed document, not copied (j.value copies): the cgroup object is
+    // most of state.json, and `list` loads one per container (bench/RESULTS.md).
+    if (auto it = j.find("cgroup"); it != j.end()) st.cgroup = std::move(*it);
+    if (auto it = j.find("hooks"); it != j.end()) st.hooks = std::move(*it);
     st.has_pid_ns = j.value("pidNamespace", false);
     if (j.contains("config")) {
       st.config_json = j["config"].get<std::string>();  // written by an older ward

@@ -9,11 +9,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <linux/keyctl.h>
+#include <linux/magic.h>
 
 #include "base/fd.hpp"
 #include "base/log.hpp"
@@ -68,16 +71,53 @@ Result<> join_namespaces(const model::Config& cfg) {
 
 }  // namespace
 
+namespace {
+
+// devpts' multiplexer is char 5:2 (Documentation/admin-guide/devices.txt) and
+// its root directory inode 1 (fs/devpts/inode.c).
+constexpr unsigned kPtmxMajor = 5, kPtmxMinor = 2;
+constexpr unsigned long kDevptsRootIno = 1;
+
+}  // namespace
+
 Result<Pty> open_pty(const model::Process& p) {
+  // CVE-2025-52565 class: the multiplexer and the peer are reached through
+  // fds only. /dev/pts is resolved inside the root (no magic link, no escape
+  // through a symlink of the image) and must be the root of a devpts; its
+  // "ptmx" is opened without following anything and must be that instance's
+  // multiplexer. The peer comes from TIOCGPTPEER on the master, never from a
+  // ptsname string the image could redirect.
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_sys("open container root");
+  auto pts = platform::open_in_root(root.get(), "/dev/pts", O_PATH | O_DIRECTORY);
+  if (!pts) return std::unexpected(pts.error().context("open /dev/pts"));
+  struct statfs sfs {};
+  struct stat pst {};
+  if (::fstatfs(pts->get(), &sfs) != 0 || ::fstat(pts->get(), &pst) != 0) return fail_sys("stat /dev/pts");
+  if (sfs.f_type != DEVPTS_SUPER_MAGIC || pst.st_ino != kDevptsRootIno)
+    return fail_errno(ENODEV, "/dev/pts is not the root of a devpts mount");
   Pty t;
-  t.master = UniqueFd(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!t.master) return fail_sys("open /dev/ptmx");
+  t.master = UniqueFd(::openat(pts->get(), "ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+  if (!t.master) return fail_sys("open /dev/pts/ptmx");
+  struct stat mst {};
+  if (::fstatfs(t.master.get(), &sfs) != 0 || ::fstat(t.master.get(), &mst) != 0) return fail_sys("stat /dev/pts/ptmx");
+  if (sfs.f_type != DEVPTS_SUPER_MAGIC || !S_ISCHR(mst.st_mode) || major(mst.st_rdev) != kPtmxMajor ||
+      minor(mst.st_rdev) != kPtmxMinor || mst.st_dev != pst.st_dev)
+    return fail_errno(ENODEV, "/dev/pts/ptmx is not the multiplexer of the devpts at /dev/pts");
   if (::unlockpt(t.master.get()) != 0) return fail_sys("unlockpt");
-  char name[128];
-  if (::ptsname_r(t.master.get(), name, sizeof name) != 0) return fail_sys("ptsname");
-  t.slave_path = name;
-  t.slave = UniqueFd(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!t.slave) return fail_sys("open {}", t.slave_path);
+  // TIOCGPTPEER (Linux 4.13) opens the peer through the master's own devpts
+  // mount. Before it: the pty's number looked up in the verified /dev/pts fd.
+  t.slave = UniqueFd(::ioctl(t.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!t.slave && (errno == EINVAL || errno == ENOTTY)) {
+    unsigned n = 0;
+    if (::ioctl(t.master.get(), TIOCGPTN, &n) != 0) return fail_sys("TIOCGPTN");
+    auto name = std::to_string(n);
+    t.slave = UniqueFd(::openat(pts->get(), name.c_str(), O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat sst {};
+    if (t.slave && (::fstat(t.slave.get(), &sst) != 0 || !S_ISCHR(sst.st_mode) || sst.st_dev != pst.st_dev))
+      return fail_errno(ENODEV, "/dev/pts/{} is not the peer of the terminal", n);
+  }
+  if (!t.slave) return fail_sys("open the terminal's peer");
   if (p.console_size) {
     winsize ws{};
     ws.ws_row = static_cast<unsigned short>(p.console_size->height);
@@ -294,7 +334,7 @@ void container_init(const InitArgs& a) {
     auto t = open_pty(proc);
     if (!t) die(sync, t.error().context("terminal"));
     pty = std::move(*t);
-    INIT_TRY(sync, rootfs::bind_console(pty.slave_path), "terminal");
+    INIT_TRY(sync, rootfs::bind_console(pty.slave.get()), "terminal");
   }
   INIT_TRY(sync, rootfs::finalize(cfg, a.rootfs), "finalize rootfs");
   // Resolved again after finalize, so a cwd under a read-only or masked path

@@ -76,6 +76,11 @@ HostFacts measure_host_facts(pid_t pid = 0);
 // CAP_SETGID and CAP_SETPCAP; fails naming the step that the kernel refused.
 Result<> apply_identity(const model::Process& p, const HostFacts& host);
 
+// Hand fds 0-2 (a pty or pipes) to `uid` before the uid switch, as runc's
+// fixStdioPermissions: fchown(uid, unchanged gid), /dev/null skipped, and an
+// fd the kernel will not give away (EINVAL, EPERM, EROFS) left as it is.
+Result<> fix_stdio_ownership(uid_t uid);
+
 // prctl(PR_SET_NO_NEW_PRIVS) when p.no_new_privileges is set.
 Result<> apply_no_new_privs(const model::Process& p);
 

@@ -182,8 +182,19 @@ Result<> apply_process_attrs(const model::Process& p,
   if (p.oom_score_adj) {
     // Lowering the score needs CAP_SYS_RESOURCE (proc(5)); only write it when
     // the config asks, so the inherited value is otherwise kept.
-    if (auto r = platform::write_proc_file("self/oom_score_adj", std::to_string(*p.oom_score_adj)); !r)
-      return std::unexpected(r.error().context("set oom_score_adj"));
+    auto value = std::to_string(*p.oom_score_adj);
+    auto r = platform::write_proc_file("self/oom_score_adj", value);
+    if (!r && r.error().err == EACCES) {
+      // In a user namespace: this process is not dumpable (CVE-2019-5736) and
+      // its mm was made outside the namespace, so its /proc files belong to
+      // the host's root, which the namespace's root cannot write (proc(5)
+      // "/proc/pid"). Dumpable for this one write only; nothing of the
+      // container runs code in this process meanwhile.
+      ::prctl(PR_SET_DUMPABLE, 1);
+      r = platform::write_proc_file("self/oom_score_adj", value);
+      ::prctl(PR_SET_DUMPABLE, 0);
+    }
+    if (!r) return std::unexpected(r.error().context("set oom_score_adj"));
   }
   if (personality) {
     if (auto r = apply_personality(*personality); !r) return r;

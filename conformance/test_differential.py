@@ -214,6 +214,13 @@ def test_ns_join_uts_ipc_by_path(diff):
     diff.check(conf)
 
 
+def test_ns_network_loopback_up(diff):
+    # issue 15 item 11: a new network namespace gets "lo" up (flags 0x9: IFF_UP|IFF_LOOPBACK),
+    # as runc and crun do.
+    diff.check(args=["/probe", "read", "/sys/class/net/lo/flags", "read",
+                     "/sys/class/net/lo/operstate"])
+
+
 # ---- root, mounts --------------------------------------------------------------------------
 
 def test_root_writable(diff):

@@ -17,6 +17,9 @@
 
 #include <linux/keyctl.h>
 #include <linux/magic.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 
 #include "base/fd.hpp"
 #include "base/log.hpp"
@@ -77,6 +80,43 @@ namespace {
 // its root directory inode 1 (fs/devpts/inode.c).
 constexpr unsigned kPtmxMajor = 5, kPtmxMinor = 2;
 constexpr unsigned long kDevptsRootIno = 1;
+
+// A new network namespace starts with only "lo", and down; runc and crun
+// bring it up. RTM_NEWLINK with IFF_UP on its index (rtnetlink(7)), acked,
+// so no `ip` binary of the image or host is needed.
+Result<> bring_up_loopback() {
+  UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!nl) return fail_sys("netlink socket");
+  unsigned idx = ::if_nametoindex("lo");
+  if (idx == 0) return fail_sys("find interface lo");
+  struct {
+    nlmsghdr h;
+    ifinfomsg i;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.h.nlmsg_seq = 1;
+  req.i.ifi_family = AF_UNSPEC;
+  req.i.ifi_index = static_cast<int>(idx);
+  req.i.ifi_flags = IFF_UP;
+  req.i.ifi_change = IFF_UP;
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  if (::sendto(nl.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) !=
+      static_cast<ssize_t>(sizeof req))
+    return fail_sys("netlink: set lo up");
+  char buf[512];
+  ssize_t n;
+  do n = ::recv(nl.get(), buf, sizeof buf, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr)))) return fail_sys("netlink: no answer to set lo up");
+  auto* h = reinterpret_cast<nlmsghdr*>(buf);
+  if (h->nlmsg_type != NLMSG_ERROR) return fail_errno(EPROTO, "netlink: unexpected answer {} to set lo up", h->nlmsg_type);
+  int err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
+  if (err != 0) return fail_errno(-err, "netlink: set lo up");
+  return {};
+}
 
 }  // namespace
 
@@ -306,6 +346,8 @@ void container_init(const InitArgs& a) {
   }
   if (a.unshare_flags && ::unshare(a.unshare_flags) != 0) die(sync, Error{errno, "unshare namespaces"});
   if (a.new_userns && ::setresgid(0, 0, 0) != 0) die(sync, Error{errno, "setgid 0 in user namespace"});
+  if (auto* net = cfg.find_namespace(model::NamespaceType::network); net && net->path.empty())
+    INIT_TRY(sync, bring_up_loopback(), "network namespace");
   if (a.new_keyring) {
     std::string name = "_ses." + a.id;
     // Not fatal where keyrings are unavailable (ENOSYS) or refused in a user ns.

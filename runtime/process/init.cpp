@@ -480,7 +480,7 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
     load_filter(conn, *filter);
   }
   INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "");
-  INIT_TRY(conn, security::apply_selinux(proc), "selinux");
+  INIT_TRY(conn, security::apply_selinux(proc, f.host.selinux), "selinux");
   INIT_TRY(conn, security::fix_stdio_ownership(proc.user.uid), "stdio");
   INIT_TRY(conn, security::apply_identity(proc, f.host), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");

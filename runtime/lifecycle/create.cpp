@@ -448,18 +448,19 @@ Result<> start(const Global& g, const std::string& id) {
   // the notify fd to take for the agent.
   ::unlink((dir + "/exec.sock").c_str());
   bool execing = false;
+  int deadline_ms = detail::kExecDeadlineMs;
   auto failed = [&](Error e) -> Result<> {
     (void)detail::kill_and_wait(*st);
     return std::unexpected(e);
   };
   for (;;) {
     pollfd pf{conn->get(), POLLIN, 0};
-    int n = ::poll(&pf, 1, execing ? detail::kExecDeadlineMs : -1);
+    int n = ::poll(&pf, 1, execing ? deadline_ms : -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return failed(Error{errno, "poll exec socket"});
     if (n == 0)
       return failed(Error{ETIMEDOUT, fmt::format("container init did not exec within {} s (a seccomp rule trapping a "
-                                                 "syscall the init makes?)", detail::kExecDeadlineMs / 1000)});
+                                                 "syscall the init makes?)", deadline_ms / 1000)});
     auto reply = platform::recv_with_fds(conn->get());
     if (!reply || (reply->data.empty() && reply->fds.empty())) {
       if (execing) break;
@@ -472,6 +473,14 @@ Result<> start(const Global& g, const std::string& id) {
     auto [kw, payload] = process::split_message(reply->data);
     if (kw == process::kExecing) {
       execing = true;
+      // startContainer hooks run after EXECING: their timeouts extend the
+      // deadline (-1: a hook without one, none).
+      long long budget = 0;
+      if (!payload.empty()) {
+        auto [pe, bec] = std::from_chars(payload.data(), payload.data() + payload.size(), budget);
+        if (bec != std::errc()) return failed(Error{EPROTO, fmt::format("bad EXECING payload {:?}", payload)});
+        deadline_ms = budget < 0 ? -1 : static_cast<int>(std::min<long long>(budget + detail::kExecDeadlineMs, 1 << 30));
+      }
       continue;
     }
     if (kw == process::kSeccompFd) {

@@ -363,7 +363,8 @@ void container_init(const InitArgs& a) {
   INIT_TRY(sync, rootfs::prepare(cfg, a.rootfs), "prepare rootfs");
   // runtime-spec: createContainer hooks run in the container's namespaces
   // after the mounts are set up and before pivot_root.
-  INIT_TRY(sync, hooks::run(cfg.hooks.create_container, creating_state, "createContainer"), "");
+  // runc runs them in the container's root (its rootfs path, here before pivot).
+  INIT_TRY(sync, hooks::run(cfg.hooks.create_container, creating_state, "createContainer", cfg.root.path), "");
   INIT_TRY(sync, rootfs::pivot(cfg, a.rootfs), "pivot root");
   {
     // Create a missing cwd now, while the root may still be written.
@@ -425,8 +426,8 @@ void container_init(const InitArgs& a) {
   if (n != 1) ::_exit(1);
   ::close(a.exec_listen_fd);
 
-  INIT_TRY(conn, hooks::run(cfg.hooks.start_container, created_state, "startContainer"), "");
-  final_exec(conn, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled, host}, *exe, argv.data(), envp.data());
+  FinalExec f{a.seccomp, a.preserve_fds, a.apparmor_enabled, host, cfg.hooks.start_container, created_state};
+  final_exec(conn, proc, f, *exe, argv.data(), envp.data());
 }
 
 namespace {
@@ -456,9 +457,22 @@ void load_filter(int conn, const seccomp::Program& filter) {
   }
 }
 
-void send_execing(int conn) {
-  if (::send(conn, kExecing.data(), kExecing.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kExecing.size()))
-    die(conn, Error{errno, "report exec"});
+// EXECING, with the time the startContainer hooks may still take before
+// execve (ms; -1: a hook without a timeout, so no deadline).
+void send_execing(int conn, std::span<const model::Hook> hooks) {
+  long long budget = 0;
+  for (const auto& h : hooks) {
+    if (!h.timeout) {
+      budget = -1;
+      break;
+    }
+    budget += static_cast<long long>(*h.timeout) * 1000;
+  }
+  char msg[48];
+  int len = hooks.empty() ? std::snprintf(msg, sizeof msg, "%.*s", static_cast<int>(kExecing.size()), kExecing.data())
+                          : std::snprintf(msg, sizeof msg, "%.*s\n%lld", static_cast<int>(kExecing.size()),
+                                          kExecing.data(), budget);
+  if (::send(conn, msg, static_cast<size_t>(len), MSG_NOSIGNAL) != len) die(conn, Error{errno, "report exec"});
 }
 }  // namespace
 
@@ -476,7 +490,7 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
   // before the capabilities are dropped (as runc does).
   if (filter && !proc.no_new_privileges) {
-    send_execing(conn);
+    send_execing(conn, f.start_hooks);
     load_filter(conn, *filter);
   }
   INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "");
@@ -484,8 +498,11 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   INIT_TRY(conn, security::fix_stdio_ownership(proc.user.uid), "stdio");
   INIT_TRY(conn, security::apply_identity(proc, f.host), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");
-  if (!filter || proc.no_new_privileges) send_execing(conn);
+  if (!filter || proc.no_new_privileges) send_execing(conn, f.start_hooks);
   if (filter && proc.no_new_privileges) load_filter(conn, *filter);
+  // runc runs startContainer hooks here: after the filter and the identity
+  // switch, so an image's hook binary is as confined as the process.
+  if (!f.start_hooks.empty()) INIT_TRY(conn, hooks::run(f.start_hooks, f.hook_state, "startContainer"), "");
   ::execve(exe.c_str(), argv, envp);
   die(conn, Error{errno, fmt::format("exec \"{}\"", exe)});
 }

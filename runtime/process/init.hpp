@@ -3,6 +3,8 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <string_view>
 #include <string>
 
 #include "base/fd.hpp"
@@ -50,6 +52,10 @@ struct FinalExec {
   int preserve_fds = 0;
   bool apparmor_enabled = false;  // measured by the parent, before pivot_root
   security::HostFacts host;       // measured outside the container
+  // startContainer hooks, run last, under the container's seccomp filter,
+  // user and capabilities (as runc), with `hook_state` on their stdin.
+  std::span<const model::Hook> start_hooks;
+  std::string_view hook_state;
 };
 [[noreturn]] void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, const std::string& exe,
                              char* const* argv, char* const* envp);

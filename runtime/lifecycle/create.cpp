@@ -111,9 +111,15 @@ struct ChildrenNamespaces {
     }
     return {};
   }
-  void leave() {
-    if (pid_joined && orig_pid) ::setns(orig_pid.get(), CLONE_NEWPID);
-    if (time_changed && orig_time) ::setns(orig_time.get(), CLONE_NEWTIME);
+  // Back to ward's own pid and time namespaces for children: a failure is an
+  // error (every later fork, hooks included, would land in the container's).
+  Result<> leave() {
+    Result<> r;
+    if (pid_joined && (!orig_pid || ::setns(orig_pid.get(), CLONE_NEWPID) != 0))
+      r = fail_sys("return to ward's own pid namespace");
+    if (time_changed && (!orig_time || ::setns(orig_time.get(), CLONE_NEWTIME) != 0) && r)
+      r = fail_sys("return to ward's own time namespace");
+    return r;
   }
 };
 
@@ -307,7 +313,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   }
   ChildrenNamespaces cns;
   if (auto r = cns.enter(cfg); !r) {
-    cns.leave();
+    (void)cns.leave();  // the first error is the one reported
     return std::unexpected(r.error());
   }
   // On a pure cgroup v2 host the child is born in its cgroup (CLONE_INTO_CGROUP);
@@ -326,10 +332,11 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
     parent_end.reset();
     process::container_init(args);
   }
-  cns.leave();
+  auto left = cns.leave();
   if (!cr) return std::unexpected(cr.error().context("create container process"));
   child = *cr;
   child_end.reset();
+  if (!left) return std::unexpected(left.error());
 
   if (new_userns) {
     // Written by the parent, as runc does: the child cannot map host ids.

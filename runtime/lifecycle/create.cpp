@@ -456,6 +456,7 @@ Result<> start(const Global& g, const std::string& id) {
   ::unlink((dir + "/exec.sock").c_str());
   bool execing = false;
   int deadline_ms = detail::kExecDeadlineMs;
+  int execing_seen = 0, execing_needed = 1;  // 2 with startContainer hooks
   auto failed = [&](Error e) -> Result<> {
     (void)detail::kill_and_wait(*st);
     return std::unexpected(e);
@@ -470,7 +471,7 @@ Result<> start(const Global& g, const std::string& id) {
                                                  "syscall the init makes?)", deadline_ms / 1000)});
     auto reply = platform::recv_with_fds(conn->get());
     if (!reply || (reply->data.empty() && reply->fds.empty())) {
-      if (execing) break;
+      if (execing && execing_seen >= execing_needed) break;
       // The pidfd says whether the init is gone (it cannot report why).
       pollfd pp{pidfd->get(), POLLIN, 0};
       bool dead = ::poll(&pp, 1, 1000) == 1;
@@ -480,12 +481,14 @@ Result<> start(const Global& g, const std::string& id) {
     auto [kw, payload] = process::split_message(reply->data);
     if (kw == process::kExecing) {
       execing = true;
+      ++execing_seen;
       // startContainer hooks run after EXECING: their timeouts extend the
       // deadline (-1: a hook without one, none).
       long long budget = 0;
       if (!payload.empty()) {
         auto [pe, bec] = std::from_chars(payload.data(), payload.data() + payload.size(), budget);
         if (bec != std::errc()) return failed(Error{EPROTO, fmt::format("bad EXECING payload {:?}", payload)});
+        execing_needed = 2;
         deadline_ms = budget < 0 ? -1 : static_cast<int>(std::min<long long>(budget + detail::kExecDeadlineMs, 1 << 30));
       }
       continue;

@@ -502,7 +502,13 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   if (filter && proc.no_new_privileges) load_filter(conn, *filter);
   // runc runs startContainer hooks here: after the filter and the identity
   // switch, so an image's hook binary is as confined as the process.
-  if (!f.start_hooks.empty()) INIT_TRY(conn, hooks::run(f.start_hooks, f.hook_state, "startContainer"), "");
+  if (!f.start_hooks.empty()) {
+    INIT_TRY(conn, hooks::run(f.start_hooks, f.hook_state, "startContainer"), "");
+    // The hooks are done: the second EXECING is the one that says execve is
+    // next (write(2): the hooks needed it anyway under this filter).
+    if (::write(conn, kExecing.data(), kExecing.size()) != static_cast<ssize_t>(kExecing.size()))
+      die(conn, Error{errno, "report exec after startContainer hooks"});
+  }
   ::execve(exe.c_str(), argv, envp);
   die(conn, Error{errno, fmt::format("exec \"{}\"", exe)});
 }

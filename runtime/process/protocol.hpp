@@ -47,7 +47,8 @@ inline constexpr std::string_view kSeccompFd = "SECCOMP";
 // filter goes in (or right before execve without one). EOF without it is a
 // failure: the init died or was killed before it got there. With
 // startContainer hooks (run after it, under the filter) its payload is the
-// time they may take in ms, -1 when a hook has no timeout.
+// time they may take in ms, -1 when a hook has no timeout, and a second,
+// bare EXECING follows once they are done (only then is EOF success).
 inline constexpr std::string_view kExecing = "EXECING";
 
 // Split "KEYWORD\npayload" into its two parts.

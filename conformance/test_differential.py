@@ -216,6 +216,13 @@ def test_ns_join_uts_ipc_by_path(diff):
     diff.check(conf)
 
 
+def test_ns_network_loopback_up(diff):
+    # issue 15 item 11: a new network namespace gets "lo" up (flags 0x9: IFF_UP|IFF_LOOPBACK),
+    # as runc and crun do.
+    diff.check(args=["/probe", "read", "/sys/class/net/lo/flags", "read",
+                     "/sys/class/net/lo/operstate"])
+
+
 # ---- root, mounts --------------------------------------------------------------------------
 
 def test_root_writable(diff):
@@ -339,6 +346,29 @@ def test_rootfs_propagation(diff, prop):
 
 
 # ---- hooks ---------------------------------------------------------------------------------
+
+def test_hooks_container_cwd(diff):
+    # issue 15 item 23: createContainer hooks run in the container's root (the rootfs path,
+    # before pivot_root), startContainer hooks in process.cwd inside it, as runc.
+    def conf(cfg, ctx):
+        out = ctx.scratch
+        cfg["root"]["readonly"] = False
+        cfg["process"]["cwd"] = "/work"
+        add_mount(cfg, destination="/hookout", type="bind", source=out, options=["rbind"])
+        cfg["hooks"] = {
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", f"pwd > {out}/cc.cwd"]}],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "pwd > /hookout/sc.cwd"]}],
+        }
+
+    def extra(ctx):
+        res = {}
+        for f in ("cc.cwd", "sc.cwd"):
+            with open(os.path.join(ctx.scratch, f)) as fh:
+                res[f] = fh.read().strip().replace(ctx.bundle.path, "<BUNDLE>")
+        return res
+    got = diff.check(conf, extra=extra)
+    assert got["extra"] == {"cc.cwd": "<BUNDLE>/rootfs", "sc.cwd": "/work"}, got["extra"]
+
 
 def test_hooks(diff):
     def conf(cfg, ctx):

@@ -111,9 +111,15 @@ struct ChildrenNamespaces {
     }
     return {};
   }
-  void leave() {
-    if (pid_joined && orig_pid) ::setns(orig_pid.get(), CLONE_NEWPID);
-    if (time_changed && orig_time) ::setns(orig_time.get(), CLONE_NEWTIME);
+  // Back to ward's own pid and time namespaces for children: a failure is an
+  // error (every later fork, hooks included, would land in the container's).
+  Result<> leave() {
+    Result<> r;
+    if (pid_joined && (!orig_pid || ::setns(orig_pid.get(), CLONE_NEWPID) != 0))
+      r = fail_sys("return to ward's own pid namespace");
+    if (time_changed && (!orig_time || ::setns(orig_time.get(), CLONE_NEWTIME) != 0) && r)
+      r = fail_sys("return to ward's own time namespace");
+    return r;
   }
 };
 
@@ -313,7 +319,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   }
   ChildrenNamespaces cns;
   if (auto r = cns.enter(cfg); !r) {
-    cns.leave();
+    (void)cns.leave();  // the first error is the one reported
     return std::unexpected(r.error());
   }
   // On a pure cgroup v2 host the child is born in its cgroup (CLONE_INTO_CGROUP);
@@ -332,10 +338,11 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
     parent_end.reset();
     process::container_init(args);
   }
-  cns.leave();
+  auto left = cns.leave();
   if (!cr) return std::unexpected(cr.error().context("create container process"));
   child = *cr;
   child_end.reset();
+  if (!left) return std::unexpected(left.error());
 
   if (new_userns) {
     // Written by the parent, as runc does: the child cannot map host ids.
@@ -454,21 +461,23 @@ Result<> start(const Global& g, const std::string& id) {
   // the notify fd to take for the agent.
   ::unlink((dir + "/exec.sock").c_str());
   bool execing = false;
+  int deadline_ms = detail::kExecDeadlineMs;
+  int execing_seen = 0, execing_needed = 1;  // 2 with startContainer hooks
   auto failed = [&](Error e) -> Result<> {
     (void)detail::kill_and_wait(*st);
     return std::unexpected(e);
   };
   for (;;) {
     pollfd pf{conn->get(), POLLIN, 0};
-    int n = ::poll(&pf, 1, execing ? detail::kExecDeadlineMs : -1);
+    int n = ::poll(&pf, 1, execing ? deadline_ms : -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return failed(Error{errno, "poll exec socket"});
     if (n == 0)
       return failed(Error{ETIMEDOUT, fmt::format("container init did not exec within {} s (a seccomp rule trapping a "
-                                                 "syscall the init makes?)", detail::kExecDeadlineMs / 1000)});
+                                                 "syscall the init makes?)", deadline_ms / 1000)});
     auto reply = platform::recv_with_fds(conn->get());
     if (!reply || (reply->data.empty() && reply->fds.empty())) {
-      if (execing) break;
+      if (execing && execing_seen >= execing_needed) break;
       // The pidfd says whether the init is gone (it cannot report why).
       pollfd pp{pidfd->get(), POLLIN, 0};
       bool dead = ::poll(&pp, 1, 1000) == 1;
@@ -478,6 +487,16 @@ Result<> start(const Global& g, const std::string& id) {
     auto [kw, payload] = process::split_message(reply->data);
     if (kw == process::kExecing) {
       execing = true;
+      ++execing_seen;
+      // startContainer hooks run after EXECING: their timeouts extend the
+      // deadline (-1: a hook without one, none).
+      long long budget = 0;
+      if (!payload.empty()) {
+        auto [pe, bec] = std::from_chars(payload.data(), payload.data() + payload.size(), budget);
+        if (bec != std::errc()) return failed(Error{EPROTO, fmt::format("bad EXECING payload {:?}", payload)});
+        execing_needed = 2;
+        deadline_ms = budget < 0 ? -1 : static_cast<int>(std::min<long long>(budget + detail::kExecDeadlineMs, 1 << 30));
+      }
       continue;
     }
     if (kw == process::kSeccompFd) {

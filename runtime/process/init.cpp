@@ -9,11 +9,17 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <linux/keyctl.h>
+#include <linux/magic.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 
 #include "base/fd.hpp"
 #include "base/log.hpp"
@@ -68,16 +74,90 @@ Result<> join_namespaces(const model::Config& cfg) {
 
 }  // namespace
 
+namespace {
+
+// devpts' multiplexer is char 5:2 (Documentation/admin-guide/devices.txt) and
+// its root directory inode 1 (fs/devpts/inode.c).
+constexpr unsigned kPtmxMajor = 5, kPtmxMinor = 2;
+constexpr unsigned long kDevptsRootIno = 1;
+
+// A new network namespace starts with only "lo", and down; runc and crun
+// bring it up. RTM_NEWLINK with IFF_UP on its index (rtnetlink(7)), acked,
+// so no `ip` binary of the image or host is needed.
+Result<> bring_up_loopback() {
+  UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!nl) return fail_sys("netlink socket");
+  unsigned idx = ::if_nametoindex("lo");
+  if (idx == 0) return fail_sys("find interface lo");
+  struct {
+    nlmsghdr h;
+    ifinfomsg i;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.h.nlmsg_seq = 1;
+  req.i.ifi_family = AF_UNSPEC;
+  req.i.ifi_index = static_cast<int>(idx);
+  req.i.ifi_flags = IFF_UP;
+  req.i.ifi_change = IFF_UP;
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  if (::sendto(nl.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) !=
+      static_cast<ssize_t>(sizeof req))
+    return fail_sys("netlink: set lo up");
+  char buf[512];
+  ssize_t n;
+  do n = ::recv(nl.get(), buf, sizeof buf, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr)))) return fail_sys("netlink: no answer to set lo up");
+  auto* h = reinterpret_cast<nlmsghdr*>(buf);
+  if (h->nlmsg_type != NLMSG_ERROR) return fail_errno(EPROTO, "netlink: unexpected answer {} to set lo up", h->nlmsg_type);
+  int err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
+  if (err != 0) return fail_errno(-err, "netlink: set lo up");
+  return {};
+}
+
+}  // namespace
+
 Result<Pty> open_pty(const model::Process& p) {
+  // CVE-2025-52565 class: the multiplexer and the peer are reached through
+  // fds only. /dev/pts is resolved inside the root (no magic link, no escape
+  // through a symlink of the image) and must be the root of a devpts; its
+  // "ptmx" is opened without following anything and must be that instance's
+  // multiplexer. The peer comes from TIOCGPTPEER on the master, never from a
+  // ptsname string the image could redirect.
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_sys("open container root");
+  auto pts = platform::open_in_root(root.get(), "/dev/pts", O_PATH | O_DIRECTORY);
+  if (!pts) return std::unexpected(pts.error().context("open /dev/pts"));
+  struct statfs sfs {};
+  struct stat pst {};
+  if (::fstatfs(pts->get(), &sfs) != 0 || ::fstat(pts->get(), &pst) != 0) return fail_sys("stat /dev/pts");
+  if (sfs.f_type != DEVPTS_SUPER_MAGIC || pst.st_ino != kDevptsRootIno)
+    return fail_errno(ENODEV, "/dev/pts is not the root of a devpts mount");
   Pty t;
-  t.master = UniqueFd(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!t.master) return fail_sys("open /dev/ptmx");
+  t.master = UniqueFd(::openat(pts->get(), "ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+  if (!t.master) return fail_sys("open /dev/pts/ptmx");
+  struct stat mst {};
+  if (::fstatfs(t.master.get(), &sfs) != 0 || ::fstat(t.master.get(), &mst) != 0) return fail_sys("stat /dev/pts/ptmx");
+  if (sfs.f_type != DEVPTS_SUPER_MAGIC || !S_ISCHR(mst.st_mode) || major(mst.st_rdev) != kPtmxMajor ||
+      minor(mst.st_rdev) != kPtmxMinor || mst.st_dev != pst.st_dev)
+    return fail_errno(ENODEV, "/dev/pts/ptmx is not the multiplexer of the devpts at /dev/pts");
   if (::unlockpt(t.master.get()) != 0) return fail_sys("unlockpt");
-  char name[128];
-  if (::ptsname_r(t.master.get(), name, sizeof name) != 0) return fail_sys("ptsname");
-  t.slave_path = name;
-  t.slave = UniqueFd(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!t.slave) return fail_sys("open {}", t.slave_path);
+  // TIOCGPTPEER (Linux 4.13) opens the peer through the master's own devpts
+  // mount. Before it: the pty's number looked up in the verified /dev/pts fd.
+  t.slave = UniqueFd(::ioctl(t.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!t.slave && (errno == EINVAL || errno == ENOTTY)) {
+    unsigned n = 0;
+    if (::ioctl(t.master.get(), TIOCGPTN, &n) != 0) return fail_sys("TIOCGPTN");
+    auto name = std::to_string(n);
+    t.slave = UniqueFd(::openat(pts->get(), name.c_str(), O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat sst {};
+    if (t.slave && (::fstat(t.slave.get(), &sst) != 0 || !S_ISCHR(sst.st_mode) || sst.st_dev != pst.st_dev))
+      return fail_errno(ENODEV, "/dev/pts/{} is not the peer of the terminal", n);
+  }
+  if (!t.slave) return fail_sys("open the terminal's peer");
   if (p.console_size) {
     winsize ws{};
     ws.ws_row = static_cast<unsigned short>(p.console_size->height);
@@ -269,6 +349,8 @@ void container_init(const InitArgs& a) {
   }
   if (a.unshare_flags && ::unshare(a.unshare_flags) != 0) die(sync, Error{errno, "unshare namespaces"});
   if (a.new_userns && ::setresgid(0, 0, 0) != 0) die(sync, Error{errno, "setgid 0 in user namespace"});
+  if (auto* net = cfg.find_namespace(model::NamespaceType::network); net && net->path.empty())
+    INIT_TRY(sync, bring_up_loopback(), "network namespace");
   if (a.new_keyring) {
     std::string name = "_ses." + a.id;
     // Not fatal where keyrings are unavailable (ENOSYS) or refused in a user ns.
@@ -284,7 +366,8 @@ void container_init(const InitArgs& a) {
   INIT_TRY(sync, rootfs::prepare(cfg, a.rootfs), "prepare rootfs");
   // runtime-spec: createContainer hooks run in the container's namespaces
   // after the mounts are set up and before pivot_root.
-  INIT_TRY(sync, hooks::run(cfg.hooks.create_container, creating_state, "createContainer"), "");
+  // runc runs them in the container's root (its rootfs path, here before pivot).
+  INIT_TRY(sync, hooks::run(cfg.hooks.create_container, creating_state, "createContainer", cfg.root.path), "");
   INIT_TRY(sync, rootfs::pivot(cfg, a.rootfs), "pivot root");
   {
     // Create a missing cwd now, while the root may still be written.
@@ -297,7 +380,7 @@ void container_init(const InitArgs& a) {
     auto t = open_pty(proc);
     if (!t) die(sync, t.error().context("terminal"));
     pty = std::move(*t);
-    INIT_TRY(sync, rootfs::bind_console(pty.slave_path), "terminal");
+    INIT_TRY(sync, rootfs::bind_console(pty.slave.get()), "terminal");
   }
   INIT_TRY(sync, rootfs::finalize(cfg, a.rootfs), "finalize rootfs");
   // Resolved again after finalize, so a cwd under a read-only or masked path
@@ -346,8 +429,8 @@ void container_init(const InitArgs& a) {
   if (n != 1) ::_exit(1);
   ::close(a.exec_listen_fd);
 
-  INIT_TRY(conn, hooks::run(cfg.hooks.start_container, created_state, "startContainer"), "");
-  final_exec(conn, proc, FinalExec{a.seccomp, a.preserve_fds, a.apparmor_enabled, host}, *exe, argv.data(), envp.data());
+  FinalExec f{a.seccomp, a.preserve_fds, a.apparmor_enabled, host, cfg.hooks.start_container, created_state};
+  final_exec(conn, proc, f, *exe, argv.data(), envp.data());
 }
 
 namespace {
@@ -377,9 +460,22 @@ void load_filter(int conn, const seccomp::Program& filter) {
   }
 }
 
-void send_execing(int conn) {
-  if (::send(conn, kExecing.data(), kExecing.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kExecing.size()))
-    die(conn, Error{errno, "report exec"});
+// EXECING, with the time the startContainer hooks may still take before
+// execve (ms; -1: a hook without a timeout, so no deadline).
+void send_execing(int conn, std::span<const model::Hook> hooks) {
+  long long budget = 0;
+  for (const auto& h : hooks) {
+    if (!h.timeout) {
+      budget = -1;
+      break;
+    }
+    budget += static_cast<long long>(*h.timeout) * 1000;
+  }
+  char msg[48];
+  int len = hooks.empty() ? std::snprintf(msg, sizeof msg, "%.*s", static_cast<int>(kExecing.size()), kExecing.data())
+                          : std::snprintf(msg, sizeof msg, "%.*s\n%lld", static_cast<int>(kExecing.size()),
+                                          kExecing.data(), budget);
+  if (::send(conn, msg, static_cast<size_t>(len), MSG_NOSIGNAL) != len) die(conn, Error{errno, "report exec"});
 }
 }  // namespace
 
@@ -397,15 +493,25 @@ void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, cons
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
   // before the capabilities are dropped (as runc does).
   if (filter && !proc.no_new_privileges) {
-    send_execing(conn);
+    send_execing(conn, f.start_hooks);
     load_filter(conn, *filter);
   }
   INIT_TRY(conn, security::apply_apparmor(proc, f.apparmor_enabled), "");
-  INIT_TRY(conn, security::apply_selinux(proc), "selinux");
+  INIT_TRY(conn, security::apply_selinux(proc, f.host.selinux), "selinux");
+  INIT_TRY(conn, security::fix_stdio_ownership(proc.user.uid), "stdio");
   INIT_TRY(conn, security::apply_identity(proc, f.host), "user and capabilities");
   INIT_TRY(conn, security::apply_no_new_privs(proc), "no_new_privs");
-  if (!filter || proc.no_new_privileges) send_execing(conn);
+  if (!filter || proc.no_new_privileges) send_execing(conn, f.start_hooks);
   if (filter && proc.no_new_privileges) load_filter(conn, *filter);
+  // runc runs startContainer hooks here: after the filter and the identity
+  // switch, so an image's hook binary is as confined as the process.
+  if (!f.start_hooks.empty()) {
+    INIT_TRY(conn, hooks::run(f.start_hooks, f.hook_state, "startContainer"), "");
+    // The hooks are done: the second EXECING is the one that says execve is
+    // next (write(2): the hooks needed it anyway under this filter).
+    if (::write(conn, kExecing.data(), kExecing.size()) != static_cast<ssize_t>(kExecing.size()))
+      die(conn, Error{errno, "report exec after startContainer hooks"});
+  }
   ::execve(exe.c_str(), argv, envp);
   die(conn, Error{errno, fmt::format("exec \"{}\"", exe)});
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <string_view>
 #include <string>
 
 #include "base/fd.hpp"
@@ -50,15 +52,21 @@ struct FinalExec {
   int preserve_fds = 0;
   bool apparmor_enabled = false;  // measured by the parent, before pivot_root
   security::HostFacts host;       // measured outside the container
+  // startContainer hooks, run last, under the container's seccomp filter,
+  // user and capabilities (as runc), with `hook_state` on their stdin.
+  std::span<const model::Hook> start_hooks;
+  std::string_view hook_state;
 };
 [[noreturn]] void final_exec(int err_fd, const model::Process& proc, const FinalExec& f, const std::string& exe,
                              char* const* argv, char* const* envp);
-// A pseudo-terminal opened in the container's devpts (/dev/ptmx), sized per
-// process.consoleSize.
+// A pseudo-terminal of the devpts mounted at the current root's /dev/pts
+// (checked to be a devpts root; its ptmx checked to be that instance's
+// multiplexer, the peer opened with TIOCGPTPEER), sized per
+// process.consoleSize. Fails with ENODEV when /dev/pts or its ptmx is not
+// what it must be. Call after pivot_root / setns into the mount namespace.
 struct Pty {
   UniqueFd master;
   UniqueFd slave;
-  std::string slave_path;
 };
 Result<Pty> open_pty(const model::Process& p);
 // setsid, make `slave` the controlling terminal and dup it onto fds 0-2.

@@ -14,9 +14,10 @@
 //   send ACK ─────────────────────────────▶  accept() on <state>/exec.sock   [created]
 //   exit 0
 //
-//   ward start ── connect(exec.sock), "1" ─▶  startContainer hooks, fds, seccomp,
-//                                            apparmor, uid/gid + caps, nnp, execve
-//              ◀── EXECING, [SECCOMP{fd number} ── pidfd_getfd, ACK ─▶],
+//   ward start ── connect(exec.sock), "1" ─▶  fds, seccomp, apparmor, uid/gid +
+//                                            caps, nnp, startContainer hooks, execve
+//              ◀── EXECING{hook budget}, [SECCOMP{fd number} ── pidfd_getfd, ACK ─▶],
+//                  startContainer hooks (under the filter, as the user),
 //                  then EOF (exec done) or ERROR{msg}; EOF before EXECING
 //                  or a dead init (pidfd) is a failure
 //   poststart hooks                                                          [running]
@@ -44,7 +45,10 @@ inline constexpr std::string_view kError = "ERROR";
 inline constexpr std::string_view kSeccompFd = "SECCOMP";
 // The positive "about to execve" message, sent before the first seccomp
 // filter goes in (or right before execve without one). EOF without it is a
-// failure: the init died or was killed before it got there.
+// failure: the init died or was killed before it got there. With
+// startContainer hooks (run after it, under the filter) its payload is the
+// time they may take in ms, -1 when a hook has no timeout, and a second,
+// bare EXECING follows once they are done (only then is EOF success).
 inline constexpr std::string_view kExecing = "EXECING";
 
 // Split "KEYWORD\npayload" into its two parts.

@@ -5,8 +5,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <linux/mount.h>
 
 #include <algorithm>
 #include <cstring>
@@ -640,12 +643,42 @@ Result<> pivot(const model::Config& cfg, const Options& opt) {
   return {};
 }
 
-Result<> bind_console(const std::string& slave_path) {
+Result<> bind_console(int slave_fd) {
   auto root = open_dir("/");
   if (!root) return std::unexpected(root.error());
-  auto fd = platform::create_file_in_root(root->get(), "/dev/console", 0666);
-  if (!fd) return std::unexpected(fd.error().context("create /dev/console"));
-  return ctx(platform::mount(slave_path, proc_fd_path(fd->get()), "", MS_BIND), "bind /dev/console");
+  auto dev = platform::open_in_root(root->get(), "/dev", O_PATH | O_DIRECTORY);
+  if (!dev) return std::unexpected(dev.error().context("open /dev"));
+  // The target is /dev/console itself, never what an image's symlink there
+  // names (CVE-2025-52565 class): a symlink (or any non-file) is replaced by
+  // an empty regular file before the bind.
+  struct stat st {};
+  if (::fstatat(dev->get(), "console", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(st.st_mode)) return fail_errno(EISDIR, "/dev/console is a directory");
+    if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && ::unlinkat(dev->get(), "console", 0) != 0)
+      return fail_sys("remove /dev/console");
+  } else if (errno != ENOENT) {
+    return fail_sys("stat /dev/console");
+  }
+  // Created only when missing: an existing node is covered, never opened.
+  UniqueFd made(::openat(dev->get(), "console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
+  if (!made && errno != EEXIST) return fail_sys("create /dev/console");
+  UniqueFd target(::openat(dev->get(), "console", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!target) return fail_sys("open /dev/console");
+  if (::fstat(target.get(), &st) != 0) return fail_sys("stat /dev/console");
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) return fail_errno(EINVAL, "/dev/console is not a file");
+  // The source is the peer fd itself: a detached clone of its mount
+  // (open_tree), moved onto the target fd; no path names either end.
+  UniqueFd tree(static_cast<int>(
+      ::syscall(SYS_open_tree, slave_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH)));
+  if (tree) {
+    if (::syscall(SYS_move_mount, tree.get(), "", target.get(), "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+      return fail_sys("bind /dev/console: move_mount");
+    return {};
+  }
+  if (errno != ENOSYS) return fail_sys("bind /dev/console: open_tree of the terminal");
+  // Kernels before 5.2: the bind through both fds' magic links.
+  return ctx(platform::mount(proc_fd_path(slave_fd), proc_fd_path(target.get()), "", MS_BIND), "bind /dev/console");
 }
 
 namespace {

@@ -51,9 +51,11 @@ Result<> prepare(const model::Config& cfg, const Options& opt);
 // detach the old root and chdir("/").
 Result<> pivot(const model::Config& cfg, const Options& opt);
 
-// After pivot: bind the pty slave at `slave_path` ("/dev/pts/0") onto
-// /dev/console, creating the target file when missing.
-Result<> bind_console(const std::string& slave_path);
+// After pivot, before finalize (masked paths): bind the pty peer `slave_fd`
+// onto /dev/console with open_tree + move_mount (no path names the source).
+// /dev/console is never followed: a symlink or other non-file the image put
+// there is replaced by an empty regular file first; a directory fails.
+Result<> bind_console(int slave_fd);
 
 // After pivot: write linux.sysctl, apply readonlyPaths and maskedPaths (missing
 // ones skipped), remount "/" read-only when root.readonly, and apply

@@ -69,6 +69,7 @@ HostFacts measure_host_facts(pid_t pid) {
   // process in the namespace.
   std::string path = pid > 0 ? fmt::format("/proc/{}/setgroups", pid) : std::string("/proc/self/setgroups");
   h.setgroups_allowed = read_small(path.c_str()).rfind("deny", 0) != 0;
+  h.selinux = selinux_enabled();
   return h;
 }
 

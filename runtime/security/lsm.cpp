@@ -56,11 +56,11 @@ bool selinux_enabled() {
   return ::stat("/sys/fs/selinux/enforce", &st) == 0;
 }
 
-Result<> apply_selinux(const model::Process& p) {
+Result<> apply_selinux(const model::Process& p, bool host_enabled) {
   if (p.selinux_label.empty()) return {};
   // runc 1.1 refuses a label when SELinux is off ("selinux label is specified
   // in config, but selinux is disabled or not supported"); so does ward.
-  if (!selinux_enabled())
+  if (!host_enabled)
     return fail_errno(EINVAL, "selinux label \"{}\" is set but SELinux is not enabled on this host",
                       p.selinux_label);
   // attr/exec is per thread (proc(5)); thread-self exists since Linux 3.17.

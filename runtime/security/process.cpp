@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -181,8 +182,19 @@ Result<> apply_process_attrs(const model::Process& p,
   if (p.oom_score_adj) {
     // Lowering the score needs CAP_SYS_RESOURCE (proc(5)); only write it when
     // the config asks, so the inherited value is otherwise kept.
-    if (auto r = platform::write_proc_file("self/oom_score_adj", std::to_string(*p.oom_score_adj)); !r)
-      return std::unexpected(r.error().context("set oom_score_adj"));
+    auto value = std::to_string(*p.oom_score_adj);
+    auto r = platform::write_proc_file("self/oom_score_adj", value);
+    if (!r && r.error().err == EACCES) {
+      // In a user namespace: this process is not dumpable (CVE-2019-5736) and
+      // its mm was made outside the namespace, so its /proc files belong to
+      // the host's root, which the namespace's root cannot write (proc(5)
+      // "/proc/pid"). Dumpable for this one write only; nothing of the
+      // container runs code in this process meanwhile.
+      ::prctl(PR_SET_DUMPABLE, 1);
+      r = platform::write_proc_file("self/oom_score_adj", value);
+      ::prctl(PR_SET_DUMPABLE, 0);
+    }
+    if (!r) return std::unexpected(r.error().context("set oom_score_adj"));
   }
   if (personality) {
     if (auto r = apply_personality(*personality); !r) return r;
@@ -199,6 +211,27 @@ Result<> apply_process_attrs(const model::Process& p,
   if (p.exec_cpu_affinity && !p.exec_cpu_affinity->initial.empty()) {
     if (auto r = apply_cpu_affinity(p.exec_cpu_affinity->initial); !r)
       return std::unexpected(r.error().context("execCPUAffinity.initial"));
+  }
+  return {};
+}
+
+Result<> fix_stdio_ownership(uid_t uid) {
+  for (int fd = 0; fd < 3; ++fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      if (errno == EBADF) continue;
+      return fail_sys("stat fd {}", fd);
+    }
+    // /dev/null is shared by everyone: never given away (as runc).
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) continue;
+    if (st.st_uid == uid) continue;
+    // The group is left as it is (runc: the mount may prefer another gid).
+    if (::fchown(fd, uid, static_cast<gid_t>(-1)) != 0) {
+      // EINVAL: uid not mapped; EPERM: the owner is not mapped in our user
+      // namespace; EROFS: a read-only /dev. The stdio is then left alone, as runc.
+      if (errno == EINVAL || errno == EPERM || errno == EROFS) continue;
+      return fail_sys("chown fd {} to uid {}", fd, uid);
+    }
   }
   return {};
 }

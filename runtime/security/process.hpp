@@ -64,6 +64,7 @@ int kernel_last_cap();
 struct HostFacts {
   int last_cap = 40;               // /proc/sys/kernel/cap_last_cap of the host
   bool setgroups_allowed = true;   // /proc/<pid>/setgroups of the target user namespace
+  bool selinux = false;            // selinux_enabled() of the host (the container's sysfs hides selinuxfs)
 };
 // Measure HostFacts through the host's /proc: cap_last_cap, and setgroups of
 // the user namespace `pid` is in (0: this process). Call before pivot_root or
@@ -75,6 +76,11 @@ HostFacts measure_host_facts(pid_t pid = 0);
 // setresgid, setresuid, capset, then ambient raise. Needs CAP_SETUID,
 // CAP_SETGID and CAP_SETPCAP; fails naming the step that the kernel refused.
 Result<> apply_identity(const model::Process& p, const HostFacts& host);
+
+// Hand fds 0-2 (a pty or pipes) to `uid` before the uid switch, as runc's
+// fixStdioPermissions: fchown(uid, unchanged gid), /dev/null skipped, and an
+// fd the kernel will not give away (EINVAL, EPERM, EROFS) left as it is.
+Result<> fix_stdio_ownership(uid_t uid);
 
 // prctl(PR_SET_NO_NEW_PRIVS) when p.no_new_privileges is set.
 Result<> apply_no_new_privs(const model::Process& p);
@@ -93,8 +99,10 @@ Result<> apply_apparmor(const model::Process& p, bool host_enabled);
 bool selinux_enabled();
 
 // Write p.selinux_label to /proc/thread-self/attr/exec when a label is set.
-// Fails when SELinux is not enabled, as runc 1.1 does.
-Result<> apply_selinux(const model::Process& p);
+// Fails when SELinux is not enabled, as runc 1.1 does. `host_enabled` is
+// HostFacts::selinux, measured by the runtime on the host: after pivot_root
+// the container's fresh sysfs has no selinuxfs, so it cannot be asked there.
+Result<> apply_selinux(const model::Process& p, bool host_enabled);
 
 // Mark every fd >= first_unpreserved close-on-exec, so only 0-2 and the
 // preserved fds reach the container (CVE-2024-21626). Uses

@@ -317,3 +317,32 @@ def test_exec_stopped_container(ctrs, env):
     r = c.rt.run("exec", "no-such-container", "/bin/true")
     assert r.returncode != 0
     one_line_error(r)
+
+
+def test_exec_tty_owned_by_process_user(running, env):
+    """issue 15 item 5: the pty of `exec -t --user 1` is handed to that user (runc 1.1.5: 1:0,
+    the group left as it was)."""
+    c = running
+    sock = ConsoleSocket(env.path("console.sock"))
+    try:
+        rc, _, err = env.detached(
+            "exec", "--tty", "--detach", "--console-socket", sock.path, "--user", "1",
+            c.id, "/bin/sh", "-c", "echo OWN=$(stat -L -c %u:%g /proc/self/fd/0)")
+        assert rc == 0, err
+        out = read_until_eio(sock.master())
+        assert "OWN=1:5" in out, out  # gid 5: the devpts mount's gid=5, kept as runc does
+    finally:
+        sock.close()
+
+
+def test_run_piped_stdout_owned_by_process_user(env):
+    """issue 15 item 5: piped stdio of `run` as 1001:1001 is handed to uid 1001 (runc 1.1.5:
+    1001:0; /dev/null is never given away)."""
+    b = env.bundle(["/bin/sh", "-c", "stat -L -c OUT=%u:%g /proc/self/fd/1;"
+                                     " stat -L -c IN=%u:%g /proc/self/fd/0"])
+    b.config["process"]["user"] = {"uid": 1001, "gid": 1001}
+    b.write()
+    p = env.rt.run("run", "--bundle", b.path, env.cid())
+    assert p.returncode == 0, p.stderr
+    assert "OUT=1001:0" in p.stdout, p.stdout
+    assert os.stat("/dev/null").st_uid == 0

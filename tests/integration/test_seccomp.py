@@ -492,3 +492,24 @@ def test_default_profile_personality_args(env, sysprobe):
     assert cl.result(out, "personality", 0) == (0, 0)
     assert cl.result(out, "personality", 1) == (0, 0)
     assert cl.result(out, "personality", 2) == (-1, cl.EPERM)
+
+
+@pytest.mark.parametrize("nnp", [True, False], ids=["nnp", "no-nnp"])
+def test_start_container_hook_runs_under_the_filter(env, nnp):
+    """issue 15 item 27: startContainer hooks run under the container's seccomp filter (runc
+    1.1.5 too: the hook is killed by SIGSYS), so an image's hook binary is not less confined
+    than the process. The hook execs mkdir, which the profile traps."""
+    b = env.bundle(["/bin/true"])
+    b.config["root"]["readonly"] = False
+    b.config["process"]["noNewPrivileges"] = nnp
+    b.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_TRAP"}]}
+    b.config["hooks"] = {"startContainer": [{"path": "/bin/mkdir", "args": ["mkdir", "/hookdir"],
+                                             "timeout": 5}]}
+    b.write()
+    p = env.rt.run("run", "--bundle", b.path, env.cid())
+    assert p.returncode != 0, "the startContainer hook's mkdir was not trapped"
+    assert not os.path.exists(os.path.join(b.rootfs, "hookdir")), "the hook ran unconfined"
+    if env.s["version"].startswith("ward"):
+        assert "startContainer" in p.stderr and "signal 31" in p.stderr, p.stderr

@@ -55,14 +55,22 @@ int report(const Error& e) {
   return 1;
 }
 
-void register_commands(CLI::App& app, Globals& g) {
-  static lifecycle::CreateOptions co;
-  static std::string id, signal = "SIGTERM";
-  static bool all = false, force = false, detach = false, keep = false, quiet = false, no_subreaper = false;
-  static std::string format = "table";
-  static bool spec_rootless = false;
+CLI::App* add_command(CLI::App& app, Globals& g, const char* name, const char* description, BuildCommand build) {
+  auto* sub = app.add_subcommand(name, description);
+  sub->preparse_callback([sub, &g, build](std::size_t) { build(sub, g); });
+  return sub;
+}
 
-  auto* create = app.add_subcommand("create", "create a container");
+namespace {
+
+// The selected subcommand's values (one per process: only it is built).
+lifecycle::CreateOptions co;
+std::string id, signal = "SIGTERM";
+bool all = false, force = false, detach = false, keep = false, quiet = false, no_subreaper = false;
+std::string format = "table";
+bool spec_rootless = false;
+
+void create_cmd(CLI::App* create, Globals& g) {
   add_create_flags(create, co);
   create->callback([&g] {
     g.action = [&g] {
@@ -70,8 +78,9 @@ void register_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error());
     };
   });
+}
 
-  auto* run = app.add_subcommand("run", "create and start a container, wait for it unless detached");
+void run_cmd(CLI::App* run, Globals& g) {
   add_create_flags(run, co);
   run->add_flag("-d,--detach", detach, "do not wait for the container");
   run->add_flag("--keep", keep, "do not delete the container after it exits");
@@ -82,8 +91,9 @@ void register_commands(CLI::App& app, Globals& g) {
       return r ? *r : report(r.error());
     };
   });
+}
 
-  auto* start = app.add_subcommand("start", "start a created container");
+void start_cmd(CLI::App* start, Globals& g) {
   start->add_option("id", id, "container id")->required();
   start->callback([&g] {
     g.action = [&g] {
@@ -91,8 +101,9 @@ void register_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error());
     };
   });
+}
 
-  auto* st = app.add_subcommand("state", "print the state of a container");
+void state_cmd(CLI::App* st, Globals& g) {
   st->add_option("id", id, "container id")->required();
   st->callback([&g] {
     g.action = [&g] {
@@ -102,8 +113,9 @@ void register_commands(CLI::App& app, Globals& g) {
       return 0;
     };
   });
+}
 
-  auto* kill = app.add_subcommand("kill", "send a signal to a container");
+void kill_cmd(CLI::App* kill, Globals& g) {
   kill->add_flag("-a,--all", all, "signal every process in the container");
   kill->add_option("id", id, "container id")->required();
   kill->add_option("signal", signal, "signal name or number")->capture_default_str();
@@ -115,8 +127,9 @@ void register_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error());
     };
   });
+}
 
-  auto* del = app.add_subcommand("delete", "delete a container");
+void delete_cmd(CLI::App* del, Globals& g) {
   del->add_flag("-f,--force", force, "kill the container if it is running");
   del->add_option("id", id, "container id")->required();
   del->callback([&g] {
@@ -125,9 +138,9 @@ void register_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error());
     };
   });
+}
 
-  auto* ls = app.add_subcommand("list", "list containers");
-  ls->alias("ls");
+void list_cmd(CLI::App* ls, Globals& g) {
   ls->add_option("-f,--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
   ls->add_flag("-q,--quiet", quiet, "print only ids");
   ls->callback([&g] {
@@ -149,8 +162,9 @@ void register_commands(CLI::App& app, Globals& g) {
       return 0;
     };
   });
+}
 
-  auto* sp = app.add_subcommand("spec", "write a default config.json");
+void spec_cmd(CLI::App* sp, Globals& g) {
   sp->add_option("-b,--bundle", co.bundle, "bundle directory")->capture_default_str();
   sp->add_flag("--rootless", spec_rootless, "a config for rootless containers");
   sp->callback([&g] {
@@ -165,6 +179,19 @@ void register_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error().context("spec"));
     };
   });
+}
+
+}  // namespace
+
+void register_commands(CLI::App& app, Globals& g) {
+  add_command(app, g, "create", "create a container", create_cmd);
+  add_command(app, g, "run", "create and start a container, wait for it unless detached", run_cmd);
+  add_command(app, g, "start", "start a created container", start_cmd);
+  add_command(app, g, "state", "print the state of a container", state_cmd);
+  add_command(app, g, "kill", "send a signal to a container", kill_cmd);
+  add_command(app, g, "delete", "delete a container", delete_cmd);
+  add_command(app, g, "list", "list containers", list_cmd)->alias("ls");
+  add_command(app, g, "spec", "write a default config.json", spec_cmd);
 }
 
 namespace {
@@ -198,11 +225,9 @@ std::string read_all(int fd) {
   return out;
 }
 
-}  // namespace
+lifecycle::ExecOptions eo;
 
-void register_more_commands(CLI::App& app, Globals& g) {
-  static lifecycle::ExecOptions eo;
-  auto* ex = app.add_subcommand("exec", "run a process in a container");
+void exec_cmd(CLI::App* ex, Globals& g) {
   ex->add_option("-p,--process", eo.process_file, "process.json (runtime-spec process object)");
   ex->add_option("--console-socket", eo.console_socket, "AF_UNIX socket that receives the pty master");
   ex->add_option("--cwd", eo.cwd, "working directory");
@@ -234,9 +259,9 @@ void register_more_commands(CLI::App& app, Globals& g) {
       return 255;
     };
   });
+}
 
-  static std::string id;
-  auto* pause = app.add_subcommand("pause", "freeze every process of a container");
+void pause_cmd(CLI::App* pause, Globals& g) {
   pause->add_option("id", id, "container id")->required();
   pause->callback([&g] {
     g.action = [&g] {
@@ -244,7 +269,9 @@ void register_more_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error());
     };
   });
-  auto* resume = app.add_subcommand("resume", "thaw a paused container");
+}
+
+void resume_cmd(CLI::App* resume, Globals& g) {
   resume->add_option("id", id, "container id")->required();
   resume->callback([&g] {
     g.action = [&g] {
@@ -252,11 +279,12 @@ void register_more_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error());
     };
   });
+}
 
-  static std::string ps_format = "table";
-  static std::vector<std::string> ps_args;
-  auto* ps = app.add_subcommand("ps", "list the processes of a container: ps [-f FORMAT] ID [PS-ARGS...] "
-                                      "(PS-ARGS go to ps(1), default -ef)");
+std::string ps_format = "table";
+std::vector<std::string> ps_args;
+
+void ps_cmd(CLI::App* ps, Globals& g) {
   ps->add_option("-f,--format", ps_format, "table or json")->check(CLI::IsMember({"table", "json"}));
   ps->add_option("id", id, "container id")->required();
   // As runc: everything after the id is for ps(1) (`ps ID -e -x`), options included.
@@ -315,10 +343,12 @@ void register_more_commands(CLI::App& app, Globals& g) {
       return 0;
     };
   });
+}
 
-  static std::string resources_file;
-  static std::map<std::string, std::string> uflags;
-  auto* up = app.add_subcommand("update", "update a container's resource limits");
+std::string resources_file;
+std::map<std::string, std::string> uflags;
+
+void update_cmd(CLI::App* up, Globals& g) {
   up->add_option("-r,--resources", resources_file, "linux.resources JSON file, - for stdin");
   for (const char* f : {"--memory", "--memory-reservation", "--memory-swap", "--kernel-memory", "--kernel-memory-tcp",
                         "--cpu-period", "--cpu-quota", "--cpu-share", "--cpu-shares", "--cpu-rt-period",
@@ -378,10 +408,12 @@ void register_more_commands(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error());
     };
   });
+}
 
-  static bool ev_stats = false;
-  static std::string interval = "5s";
-  auto* ev = app.add_subcommand("events", "print container events and statistics");
+bool ev_stats = false;
+std::string interval = "5s";
+
+void events_cmd(CLI::App* ev, Globals& g) {
   ev->add_flag("--stats", ev_stats, "print one statistics snapshot and exit");
   ev->add_option("--interval", interval, "statistics interval (e.g. 5s, 500ms)")->capture_default_str();
   ev->add_option("id", id, "container id")->required();
@@ -403,8 +435,9 @@ void register_more_commands(CLI::App& app, Globals& g) {
       }) ? 0 : 1;
     };
   });
+}
 
-  auto* feat = app.add_subcommand("features", "print the runtime-spec features of this runtime and host");
+void features_cmd(CLI::App* feat, Globals& g) {
   feat->callback([&g] {
     g.action = [&g] {
       auto j = lifecycle::features();
@@ -413,6 +446,21 @@ void register_more_commands(CLI::App& app, Globals& g) {
       return 0;
     };
   });
+}
+
+}  // namespace
+
+void register_more_commands(CLI::App& app, Globals& g) {
+  add_command(app, g, "exec", "run a process in a container", exec_cmd);
+  add_command(app, g, "pause", "freeze every process of a container", pause_cmd);
+  add_command(app, g, "resume", "thaw a paused container", resume_cmd);
+  add_command(app, g, "ps",
+              "list the processes of a container: ps [-f FORMAT] ID [PS-ARGS...] "
+              "(PS-ARGS go to ps(1), default -ef)",
+              ps_cmd);
+  add_command(app, g, "update", "update a container's resource limits", update_cmd);
+  add_command(app, g, "events", "print container events and statistics", events_cmd);
+  add_command(app, g, "features", "print the runtime-spec features of this runtime and host", features_cmd);
 }
 
 int run_selected(CLI::App& app, Globals& g) {

@@ -28,6 +28,14 @@ struct Globals {
   std::function<int()> action;
 };
 
+// Add subcommand `name` to `app`; `build` adds its options and callback only
+// when the command line selects it (CLI11 calls it as the subcommand's
+// pre-parse callback, before the subcommand's own arguments are parsed), so a
+// ward start builds one subcommand's command line, not every one's. Every
+// subcommand is added through this, in the order `ward --help` lists them.
+using BuildCommand = void (*)(CLI::App* sub, Globals& g);
+CLI::App* add_command(CLI::App& app, Globals& g, const char* name, const char* description, BuildCommand build);
+
 // Add every subcommand to `app`; each sets g.action when selected.
 void register_commands(CLI::App& app, Globals& g);
 // The commands containerd and conmon use beyond create/start/kill/delete:

@@ -5,9 +5,11 @@
 
 namespace ward::cli {
 
-void register_monitor_command(CLI::App& app, Globals& g) {
-  static monitor::Options mo;
-  auto* m = app.add_subcommand("monitor", "watch the processes of ward containers: rules, alerts, Prometheus metrics");
+namespace {
+
+monitor::Options mo;
+
+void monitor_cmd(CLI::App* m, Globals& g) {
   m->add_option("--listen", mo.listen, "HOST:PORT for /metrics and /healthz")->capture_default_str();
   m->add_option("--root", mo.roots, "state root to watch (repeatable; default the global --root)")->allow_extra_args(false);
   m->add_option("--audit-log", mo.audit_log, "audit log for alerts and exec exits (default the global --audit-log)");
@@ -23,6 +25,13 @@ void register_monitor_command(CLI::App& app, Globals& g) {
       return r ? 0 : report(r.error().context("monitor"));
     };
   });
+}
+
+}  // namespace
+
+void register_monitor_command(CLI::App& app, Globals& g) {
+  add_command(app, g, "monitor", "watch the processes of ward containers: rules, alerts, Prometheus metrics",
+              monitor_cmd);
 }
 
 }  // namespace ward::cli

@@ -48,20 +48,9 @@ int check(const Globals& g, const std::string& policy_arg, const std::string& bu
   return failed > 0 ? 1 : 0;
 }
 
-}  // namespace
+std::string policy_arg, bundle = ".", show_name;
 
-void register_policy_commands(CLI::App& app, Globals& g, const char* argv0) {
-  // Invoked as ward-NAME (a symlink): policy NAME with no flag, so a
-  // containerd handler selects it through BinaryName alone (docs/deploy).
-  std::string base = argv0 ? argv0 : "";
-  if (auto slash = base.rfind('/'); slash != std::string::npos) base = base.substr(slash + 1);
-  if (base.starts_with("ward-") && base.size() > 5) g.lc.policy = base.substr(5);
-  app.add_option("--policy", g.lc.policy,
-                 "security policy: a name (restricted, baseline, ward-restricted, "
-                 "privileged, or NAME.json in $WARD_POLICY_PATH or /etc/ward/policy) or a file");
-
-  static std::string policy_arg, bundle = ".", show_name;
-  auto* pol = app.add_subcommand("policy", "check a bundle against a policy, or print a policy");
+void policy_cmd(CLI::App* pol, Globals& g) {
   pol->require_subcommand(1);
   auto* chk = pol->add_subcommand(
       "check", "print each rule with pass/fail and its JSON path; exit 1 on any violation");
@@ -80,6 +69,20 @@ void register_policy_commands(CLI::App& app, Globals& g, const char* argv0) {
       return 0;
     };
   });
+}
+
+}  // namespace
+
+void register_policy_commands(CLI::App& app, Globals& g, const char* argv0) {
+  // Invoked as ward-NAME (a symlink): policy NAME with no flag, so a
+  // containerd handler selects it through BinaryName alone (docs/deploy).
+  std::string base = argv0 ? argv0 : "";
+  if (auto slash = base.rfind('/'); slash != std::string::npos) base = base.substr(slash + 1);
+  if (base.starts_with("ward-") && base.size() > 5) g.lc.policy = base.substr(5);
+  app.add_option("--policy", g.lc.policy,
+                 "security policy: a name (restricted, baseline, ward-restricted, "
+                 "privileged, or NAME.json in $WARD_POLICY_PATH or /etc/ward/policy) or a file");
+  add_command(app, g, "policy", "check a bundle against a policy, or print a policy", policy_cmd);
 }
 
 }  // namespace ward::cli

@@ -6,10 +6,11 @@
 
 namespace ward::cli {
 
-void register_quarantine(CLI::App& app, Globals& g) {
-  static std::string id, dump;
-  auto* q = app.add_subcommand("quarantine",
-                               "freeze a container, record it for forensics, take its network down, leave it frozen");
+namespace {
+
+std::string id, dump;
+
+void quarantine_cmd(CLI::App* q, Globals& g) {
   q->add_option("--dump", dump, "empty or new directory for the record (default <bundle>/quarantine-<UTC time>)");
   q->add_option("id", id, "container id")->required();
   q->callback([&g] {
@@ -20,6 +21,13 @@ void register_quarantine(CLI::App& app, Globals& g) {
       return 0;
     };
   });
+}
+
+}  // namespace
+
+void register_quarantine(CLI::App& app, Globals& g) {
+  add_command(app, g, "quarantine",
+              "freeze a container, record it for forensics, take its network down, leave it frozen", quarantine_cmd);
 }
 
 }  // namespace ward::cli

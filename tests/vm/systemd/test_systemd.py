@@ -222,3 +222,9 @@ def test_slice_syntax_without_flag_refused(env):
     r = rt.run("create", "--bundle", b.path, "sd-noflag", timeout=60)
     assert r.returncode != 0 and "--systemd-cgroup" in r.stderr, r.stderr
     assert rt.state("sd-noflag") is None
+
+
+def test_features_says_systemd_works(env):
+    r = subprocess.run([env.binary, "features"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["linux"]["cgroup"]["systemd"] is True

@@ -228,3 +228,27 @@ def test_features_says_systemd_works(env):
     r = subprocess.run([env.binary, "features"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["linux"]["cgroup"]["systemd"] is True
+
+
+def _kmsg_write(ctr, name, devices):
+    c = ctr(name, ["/bin/sh", "-c", "mknod /dev/z c 1 5 && head -c1 /dev/z >/dev/null && echo zero-ok; "
+                   "mknod /dev/k c 1 11 && echo ward-sd-test >/dev/k && echo kmsg-written"])
+    for k in ("bounding", "effective", "permitted"):
+        c.config["process"]["capabilities"][k].append("CAP_MKNOD")
+    if devices is not None:
+        c.config["linux"]["resources"]["devices"] = devices
+    c.b.write()
+    r = c.rt.run("run", "--bundle", c.path, c.id, timeout=90)
+    return r.stdout + r.stderr
+
+
+def test_device_allowlist_enforced_under_systemd(ctr):
+    # /dev/kmsg (c 1:11) is not in runc's default list: a write must be refused even though
+    # systemd's own DevicePolicy could only approximate the rules.
+    out = _kmsg_write(ctr, "dev", None)
+    assert "zero-ok" in out, out
+    assert "kmsg-written" not in out and "Operation not permitted" in out, out
+    # The control: with every device allowed the same write goes through, so the check above
+    # can tell a filter from none.
+    out = _kmsg_write(ctr, "devopen", [{"allow": True, "access": "rwm"}])
+    assert "kmsg-written" in out, out

@@ -40,6 +40,15 @@ def show(unit, *props):
     return dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
 
 
+def hybrid():
+    """systemd's hybrid layout (tests/vm/systemd/run --hybrid): v1 controllers + cgroup2 at unified/."""
+    return os.path.isdir(CG + "/unified") and os.path.isdir(CG + "/memory")
+
+
+v2_only = pytest.mark.skipif(hybrid(), reason="cgroup v2 test; this boot is hybrid")
+hybrid_only = pytest.mark.skipif(not hybrid(), reason="needs systemd's hybrid layout: run --hybrid")
+
+
 def read(path, default=None):
     try:
         with open(path) as f:
@@ -103,6 +112,7 @@ def ctr(env):
             c.delete()
 
 
+@v2_only
 def test_scope_unit_with_limits_holds_the_container(ctr):
     c = ctr("limits", ["/bin/sleep", "600"])
     c.config["linux"]["resources"].update({
@@ -143,6 +153,7 @@ def test_scope_unit_with_limits_holds_the_container(ctr):
     assert r.stdout.strip() == "0::" + u["ControlGroup"]
 
 
+@v2_only
 def test_update_changes_unit_and_files(ctr):
     c = ctr("update", ["/bin/sleep", "600"])
     c.config["linux"]["resources"].update({"memory": {"limit": 64 << 20}, "pids": {"limit": 20}})
@@ -159,6 +170,7 @@ def test_update_changes_unit_and_files(ctr):
     assert read(d + "/cpu.weight") == "100"
 
 
+@v2_only
 def test_tasks_max_is_enforced(ctr):
     c = ctr("tasks", ["/bin/sleep", "600"])
     c.config["linux"]["resources"]["pids"] = {"limit": 4}
@@ -173,6 +185,7 @@ def test_tasks_max_is_enforced(ctr):
     assert "max 0" not in events and "max" in events, (events, r.stdout, r.stderr)
 
 
+@v2_only
 def test_delete_removes_the_unit(ctr):
     c = ctr("delete", ["/bin/sleep", "600"])
     assert c.create().returncode == 0
@@ -242,6 +255,7 @@ def _kmsg_write(ctr, name, devices):
     return r.stdout + r.stderr
 
 
+@v2_only
 def test_device_allowlist_enforced_under_systemd(ctr):
     # /dev/kmsg (c 1:11) is not in runc's default list: a write must be refused even though
     # systemd's own DevicePolicy could only approximate the rules.
@@ -252,3 +266,36 @@ def test_device_allowlist_enforced_under_systemd(ctr):
     # can tell a filter from none.
     out = _kmsg_write(ctr, "devopen", [{"allow": True, "access": "rwm"}])
     assert "kmsg-written" in out, out
+
+
+@hybrid_only
+def test_hybrid_scope_in_every_hierarchy(ctr):
+    """As runc's legacy manager: systemd makes the scope in name=systemd and the controllers it
+    manages, ward joins the others (cpuset, freezer, ...) at the same path."""
+    c = ctr("v1", ["/bin/sleep", "600"])
+    c.config["linux"]["resources"].update({"memory": {"limit": 64 << 20}, "pids": {"limit": 20},
+                                           "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"}})
+    r = c.create()
+    assert r.returncode == 0, r.stderr
+    pid = c.rt.state(c.id)["pid"]
+    u = show(c.unit, "ActiveState", "ControlGroup", "MemoryLimit", "TasksMax", "CPUShares", "CPUQuotaPerSecUSec")
+    assert (u["ActiveState"], u["MemoryLimit"], u["TasksMax"], u["CPUShares"], u["CPUQuotaPerSecUSec"]) == \
+        ("active", str(64 << 20), "20", "512", "500ms")
+    cgpath = u["ControlGroup"]
+    lines = read(f"/proc/{pid}/cgroup").splitlines()
+    assert lines and all(line.split(":", 2)[2] == cgpath for line in lines), lines
+    for ctl in ("memory", "pids", "cpu", "cpuset", "freezer", "devices"):
+        assert str(pid) in read(f"{CG}/{ctl}{cgpath}/cgroup.procs", "").split(), ctl
+    assert read(f"{CG}/memory{cgpath}/memory.limit_in_bytes") == str(64 << 20)
+    assert read(f"{CG}/cpuset{cgpath}/cpuset.cpus") == "0"
+    r = c.rt.run("update", "--resources", "-", c.id, input=json.dumps({"memory": {"limit": 128 << 20}}),
+                 stdin=None, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert show(c.unit, "MemoryLimit")["MemoryLimit"] == str(128 << 20)
+    assert read(f"{CG}/memory{cgpath}/memory.limit_in_bytes") == str(128 << 20)
+    assert c.rt.run("pause", c.id).returncode == 0
+    assert read(f"{CG}/freezer{cgpath}/freezer.state") == "FROZEN"
+    assert c.delete().returncode == 0
+    assert show(c.unit, "LoadState")["LoadState"] == "not-found"
+    left = [d for d in os.listdir(CG) if os.path.isdir(f"{CG}/{d}{cgpath}")]
+    assert not left, left

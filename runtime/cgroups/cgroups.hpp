@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +20,10 @@
 #include "model/config.hpp"
 
 namespace ward::cgroups {
+
+namespace systemd {
+class Bus;
+}
 
 // unified: cgroup2 at the root; hybrid: v1 controllers plus a cgroup2 mount
 // below the root; legacy: v1 only.
@@ -63,8 +69,10 @@ class Manager {
 
   // Plan the directories, creating nothing. cgroupsPath: absolute -> under
   // each hierarchy root; relative -> under ward's own cgroup (its parent on
-  // pure v2, like runc); empty -> "<id>" relative. Slice syntax or
-  // `systemd` fails: "systemd cgroup driver not supported".
+  // pure v2, like runc); empty -> "<id>" relative. Slice syntax without
+  // `systemd` fails (EINVAL). With `systemd` (--systemd-cgroup), runc's
+  // "slice:prefix:name" (systemd.hpp): the unit's cgroup is
+  // <hierarchy>/<expanded slice>/<unit> in every hierarchy.
   static Result<Manager> plan(const Layout& layout, std::string_view cgroups_path,
                               std::string_view container_id, bool systemd,
                               const std::string& self_cgroup_file = "/proc/self/cgroup");
@@ -72,20 +80,29 @@ class Manager {
   // mkdir -p in every hierarchy, remembering what it made (undone on failure).
   // On v2, enables every available controller down to the leaf's parent; on
   // v1 cpuset, copies the parent's cpus/mems into empty ones.
+  // systemd driver: connects to systemd and creates nothing yet (a scope
+  // needs a pid): the unit is started by the first add_process().
   Result<> create();
   // Write every field of `r`. On create (is_update false) also installs the
   // device allowlist: r.devices followed by runc's default devices.
+  // systemd driver: the properties systemd knows go on the unit too
+  // (SetUnitProperties on update; before the unit exists they are checked and
+  // kept for add_process()), then every field is written to the files.
   Result<> apply(const model::Resources& r, bool is_update = false);
   // Move `pid` into the cgroup in every hierarchy (cgroup.procs).
   // With `sub` (exec --cgroup), into those existing sub-cgroups instead: an
   // unknown controller, a path leaving the container's cgroup ("..") or a
   // missing directory fail before the process is moved anywhere.
+  // systemd driver, first call: StartTransientUnit with PIDs=[pid] and the
+  // kept properties, waits for the job (bounded), makes the directories of
+  // the hierarchies systemd does not manage (v1), joins them, writes the files.
   Result<> add_process(pid_t pid, const SubCgroups& sub = {});
   // O_PATH directory fd of the cgroup2 leaf for clone3(CLONE_INTO_CGROUP);
   // fails with ENOTSUP unless the host is pure cgroup v2.
   Result<UniqueFd> open_unified_dir() const;
   // Remove the leaf (and nested cgroups) in every hierarchy, then the parent
   // dirs create() made. Retries EBUSY briefly; already gone is success.
+  // systemd driver: StopUnit first (bounded), then the leftovers.
   Result<> destroy();
   // Every pid in the cgroup and its descendants.
   Result<std::vector<pid_t>> pids() const;
@@ -112,6 +129,10 @@ class Manager {
   const Layout& layout() const { return layout_; }
   // Directories create() made, outermost first.
   const std::vector<std::string>& created() const { return created_; }
+  // systemd driver: the unit ("ward-ID.scope") and its slice; empty otherwise.
+  bool is_systemd() const { return !unit_.empty(); }
+  const std::string& unit() const { return unit_; }
+  const std::string& slice() const { return slice_; }
 
  private:
   bool on_v2(std::string_view controller) const;
@@ -120,11 +141,21 @@ class Manager {
   Result<> apply_v2(const model::Resources& r, bool is_update);
   Result<> apply_v1(const model::Resources& r, bool is_update);
   Result<> wait_frozen_v2(const std::string& dir) const;
+  Result<> create_dirs();
+  Result<> connect_systemd();
+  Result<> start_unit(pid_t pid);
 
   Layout layout_;
   std::map<std::string, std::string> v1_dirs_;  // v1 controller -> leaf dir
   std::string unified_dir_;                     // cgroup2 leaf; empty in legacy
   std::vector<std::string> created_;
+  // systemd driver (unit_ set). A unit is started once, by add_process();
+  // a Manager read back from state belongs to a created container, whose
+  // unit ward started.
+  std::string unit_, slice_;
+  bool unit_pending_ = false;
+  std::optional<model::Resources> pending_;
+  std::shared_ptr<systemd::Bus> bus_;
 };
 
 }  // namespace ward::cgroups

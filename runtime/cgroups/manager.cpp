@@ -15,6 +15,7 @@
 #include "cgroups/cgroups.hpp"
 #include "cgroups/devices.hpp"
 #include "cgroups/fsutil.hpp"
+#include "cgroups/systemd.hpp"
 #include "cgroups/writers.hpp"
 
 namespace ward::cgroups {
@@ -98,7 +99,25 @@ Result<Manager> Manager::plan(const Layout& layout, std::string_view cgroups_pat
                               const std::string& self_cgroup_file) {
   bool slice_syntax = !cgroups_path.empty() && cgroups_path.front() != '/' &&
                       std::count(cgroups_path.begin(), cgroups_path.end(), ':') == 2;
-  if (systemd || slice_syntax) return fail_errno(ENOTSUP, "systemd cgroup driver not supported");
+  if (systemd) {
+    auto u = systemd::parse_cgroups_path(cgroups_path, container_id);
+    if (!u) return std::unexpected(u.error());
+    auto sub = systemd::expand_slice(u->slice);
+    if (!sub) return std::unexpected(sub.error());
+    std::string rel = fs::join(*sub, u->unit);
+    Manager m;
+    m.layout_ = layout;
+    m.unit_ = u->unit;
+    m.slice_ = u->slice;
+    // systemd names the unit's cgroup the same in every hierarchy (on v1 it
+    // makes it in name=systemd and the controllers it manages; ward joins the
+    // rest at the same path, as runc's legacy manager does).
+    for (const auto& [ctrl, mnt] : layout.v1_mounts) m.v1_dirs_[ctrl] = fs::join(mnt, rel);
+    if (!layout.unified_path.empty()) m.unified_dir_ = fs::join(layout.unified_path, rel);
+    return m;
+  }
+  if (slice_syntax)
+    return fail_errno(EINVAL, "\"{}\" is systemd's slice:prefix:name syntax: it needs --systemd-cgroup", cgroups_path);
   std::string inner = cgroups_path.empty() ? std::string(container_id) : std::string(cgroups_path);
   bool absolute = inner.front() == '/';
   inner = fs::clean(inner);
@@ -179,7 +198,25 @@ std::string Manager::primary_dir() const {
   return all.empty() ? std::string() : all.front();
 }
 
+Result<> Manager::connect_systemd() {
+  if (bus_) return {};
+  auto b = systemd::Bus::connect();
+  if (!b) return std::unexpected(b.error());
+  bus_ = std::move(*b);
+  return {};
+}
+
 Result<> Manager::create() {
+  if (is_systemd()) {
+    // Fail before the container process exists when systemd cannot be reached.
+    WARD_TRY(connect_systemd());
+    unit_pending_ = true;
+    return {};
+  }
+  return create_dirs();
+}
+
+Result<> Manager::create_dirs() {
   std::vector<std::pair<std::string, std::string>> leaves;  // {hierarchy root, leaf}
   for (const auto& [c, d] : v1_dirs_) leaves.emplace_back(layout_.v1_mounts.at(c), d);
   if (!unified_dir_.empty()) leaves.emplace_back(layout_.unified_path, unified_dir_);
@@ -228,8 +265,39 @@ Result<> Manager::create() {
 
   // Pure v2: enable what the host offers so later updates and stats work,
   // as runc does. On hybrid hosts apply() enables only what it needs.
-  if (layout_.mode == Mode::unified) (void)ensure_enabled(layout_.v2_controllers, false);
+  if (layout_.mode == Mode::unified && !is_systemd()) (void)ensure_enabled(layout_.v2_controllers, false);
   for (auto& d : made) created_.push_back(std::move(d));
+  return {};
+}
+
+namespace {
+// Names of the char and block majors (for DeviceAllow "char-pts"); none when
+// /proc/devices cannot be read (the rules then widen to "char-*").
+std::map<std::pair<char, int64_t>, std::string> proc_devices() {
+  auto t = fs::read("/proc/devices");
+  return t ? systemd::parse_proc_devices(*t) : std::map<std::pair<char, int64_t>, std::string>{};
+}
+
+// systemd's job timeout for a unit start or stop: generous for a slow (TCG)
+// guest, bounded so that a wedged systemd cannot hang ward.
+constexpr int kJobTimeoutMs = 30000;
+}  // namespace
+
+Result<> Manager::start_unit(pid_t pid) {
+  WARD_TRY(connect_systemd());
+  systemd::Properties props;
+  if (pending_) {
+    auto p = systemd::resource_properties(*pending_, layout_.mode == Mode::unified, true, proc_devices());
+    if (!p) return std::unexpected(p.error());
+    props = std::move(*p);
+  }
+  auto s = bus_->start_scope({slice_, unit_}, pid, layout_.mode == Mode::unified, props, kJobTimeoutMs);
+  if (!s) return std::unexpected(s.error());
+  unit_pending_ = false;
+  // The hierarchies systemd does not manage (v1 cpuset, freezer, ...):
+  // mkdir -p at the unit's path; the ones it made already exist.
+  auto d = create_dirs();
+  if (!d) return std::unexpected(d.error().context(unit_));
   return {};
 }
 
@@ -265,6 +333,20 @@ Result<> Manager::ensure_enabled(const std::vector<std::string>& ctrls, bool str
 }
 
 Result<> Manager::apply(const model::Resources& r, bool is_update) {
+  if (is_systemd()) {
+    bool with_devices = !is_update || !r.devices.empty();
+    auto props = systemd::resource_properties(r, layout_.mode == Mode::unified, with_devices, proc_devices());
+    if (!props) return std::unexpected(props.error());
+    if (unit_pending_) {
+      // No unit before its first pid: add_process() starts it with these.
+      pending_ = r;
+      return {};
+    }
+    if (!props->empty()) {
+      WARD_TRY(connect_systemd());
+      WARD_TRY(bus_->set_properties(unit_, *props));
+    }
+  }
   WARD_TRY(apply_v2(r, is_update));
   WARD_TRY(apply_v1(r, is_update));
   return {};
@@ -427,6 +509,19 @@ Result<std::string> sub_path(const std::string& sub) {
 }  // namespace
 
 Result<> Manager::add_process(pid_t pid, const SubCgroups& sub) {
+  if (unit_pending_) {
+    WARD_TRY(start_unit(pid));
+    WARD_TRY(add_process(pid));
+    if (pending_) {
+      // Then everything, systemd's properties included, into the files: the
+      // ones systemd has no property for exist only there.
+      auto r = std::move(*pending_);
+      pending_.reset();
+      WARD_TRY(apply_v2(r, false));
+      WARD_TRY(apply_v1(r, false));
+    }
+    return {};
+  }
   std::vector<std::string> dirs = leaf_dirs();
   if (!sub.empty()) {
     for (const auto& [c, p] : sub)
@@ -473,6 +568,7 @@ Result<> Manager::add_process(pid_t pid, const SubCgroups& sub) {
 Result<UniqueFd> Manager::open_unified_dir() const {
   if (layout_.mode != Mode::unified)
     return fail_errno(ENOTSUP, "CLONE_INTO_CGROUP needs a pure cgroup v2 host");
+  if (unit_pending_) return fail_errno(ENOTSUP, "systemd unit {} is started with the process", unit_);
   UniqueFd fd(::open(unified_dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return fail_sys("open {}", unified_dir_);
   return fd;
@@ -481,6 +577,15 @@ Result<UniqueFd> Manager::open_unified_dir() const {
 Result<> Manager::destroy() {
   Error first;
   bool failed = false;
+  if (is_systemd() && !unit_pending_) {
+    // StopUnit first: systemd removes the cgroups it made; the rest below.
+    auto c = connect_systemd();
+    auto s = c ? bus_->stop_unit(unit_, kJobTimeoutMs) : c;
+    if (!s) {
+      first = s.error();
+      failed = true;
+    }
+  }
   for (const auto& d : leaf_dirs()) {
     auto r = rmdir_tree(d);
     if (!r && !failed) {
@@ -618,6 +723,9 @@ nlohmann::json Manager::to_json() const {
       {"v1_dirs", v1_dirs_},
       {"unified_dir", unified_dir_},
       {"created", created_},
+      {"driver", is_systemd() ? "systemd" : "cgroupfs"},
+      {"unit", unit_},
+      {"slice", slice_},
   };
 }
 
@@ -640,6 +748,11 @@ Result<Manager> Manager::from_json(const nlohmann::json& j) {
     m.v1_dirs_ = j.at("v1_dirs").get<std::map<std::string, std::string>>();
     m.unified_dir_ = j.at("unified_dir").get<std::string>();
     m.created_ = j.at("created").get<std::vector<std::string>>();
+    if (j.value("driver", std::string("cgroupfs")) == "systemd") {
+      m.unit_ = j.at("unit").get<std::string>();
+      m.slice_ = j.at("slice").get<std::string>();
+      if (!systemd::valid_unit_name(m.unit_)) return fail_errno(EINVAL, "cgroup state: bad unit \"{}\"", m.unit_);
+    }
     return m;
   } catch (const nlohmann::json::exception& e) {
     return fail_errno(EINVAL, "cgroup state: {}", e.what());

@@ -351,6 +351,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   }
   if (!cgfd) {
     if (auto r = cg->add_process(child); !r) return std::unexpected(r.error().context("join cgroup"));
+    st.cgroup = cg->to_json();  // the systemd driver made its directories only now
   }
   st.pid = child;
   auto stime = platform::process_start_time(child);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cgroups/cgroups.hpp"
+#include "cgroups/systemd.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "model/capabilities.hpp"
 #include "rootfs/mount_options.hpp"
@@ -23,6 +24,9 @@ nlohmann::json features() {
     v2 = l->mode != cgroups::Mode::legacy;
     v1 = l->mode != cgroups::Mode::unified;
   }
+  // --systemd-cgroup works where systemd is PID 1 and libsystemd loads; the
+  // user manager (rootless) is not implemented.
+  bool systemd = cgroups::systemd::available();
   struct stat sb{};
   bool has_time_ns = ::stat("/proc/self/ns/time", &sb) == 0;
   json namespaces = {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"};
@@ -35,7 +39,7 @@ nlohmann::json features() {
       {"linux",
        {{"namespaces", namespaces},
         {"capabilities", caps},
-        {"cgroup", {{"v1", v1}, {"v2", v2}, {"systemd", false}, {"systemdUser", false}, {"rdma", v2}}},
+        {"cgroup", {{"v1", v1}, {"v2", v2}, {"systemd", systemd}, {"systemdUser", false}, {"rdma", v2}}},
         {"seccomp",
          {{"enabled", true},
           {"actions", seccomp::supported_actions()},

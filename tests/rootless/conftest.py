@@ -65,8 +65,17 @@ def user_pids(uid, subid_start=None, subid_count=0):
                     continue  # dead, waiting for its parent (pid 1 here) to reap it
         except (OSError, IndexError):
             continue
-        if st.st_uid == uid or (subid_start is not None and subid_start <= st.st_uid < subid_start + subid_count):
+        if st.st_uid == uid:
             pids.append(int(d))
+        elif subid_start is not None and subid_start <= st.st_uid < subid_start + subid_count:
+            # Another suite's container may use the same host ids: count only processes in a
+            # user namespace that maps the test user's own uid (one it created).
+            try:
+                with open(f"/proc/{d}/uid_map") as f:
+                    if any(l.split()[1:2] == [str(uid)] for l in f):
+                        pids.append(int(d))
+            except OSError:
+                pass
     return pids
 
 

@@ -33,7 +33,10 @@ def state_dirs(user):
     return sorted(e for e in os.listdir(d) if not e.startswith("@")) if os.path.isdir(d) else []
 
 
-def test_spec_rootless_config_runs_as_is(user):
+def test_spec_rootless_config_runs_as_is(user, version):
+    if not version.startswith("ward"):
+        # runc's attached run with terminal: true opens /dev/tty (conformance/DIFFERENCES.md).
+        pytest.skip("runc needs a controlling terminal for terminal: true")
     bundle, cfg = rootless_spec(user, "b")
     # As written: terminal true, args ["sh"]; the shell reads its commands from stdin.
     assert cfg["process"]["terminal"] is True and cfg["process"]["args"] == ["sh"]
@@ -195,4 +198,13 @@ def test_rootless_podman_uses_the_runtime(user):
         assert r.returncode == 0 and r.stdout.strip() == "", r.stdout + r.stderr
     finally:
         user.run(*podman, "rm", "-a", "-f")
-        user.run(*podman, "system", "migrate")  # stops podman's pause process
+        # podman keeps a pause process holding its user namespace; it is ours: end it by pid.
+        pause = os.path.join(user.xdg, "libpod", "tmp", "pause.pid")
+        if os.path.exists(pause):
+            with open(pause) as f:
+                pid = int(f.read().strip() or 0)
+            if pid > 0 and alive(pid):
+                os.kill(pid, 15)
+                deadline = time.time() + 5
+                while alive(pid) and time.time() < deadline:
+                    time.sleep(0.05)

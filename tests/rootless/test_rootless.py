@@ -146,6 +146,16 @@ def test_missing_subordinate_ids_are_one_line_errors(user):
     assert f'user "{user.name}" has no entry in /etc/subgid' in line, line
     assert not os.path.exists(os.path.join(user.xdg, "ward", "bad2"))
 
+    # Without a cgroup (the user cannot create one) a limit cannot be kept: refused, naming it.
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": user.gid, "size": 1}]
+    cfg["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
+    write_config(bundle, cfg)
+    r = user.ward("run", "bad4", cwd=bundle)
+    assert r.returncode != 0
+    assert "linux.resources.memory" in one_line_error(r.stderr)
+    assert not os.path.exists(os.path.join(user.xdg, "ward", "bad4"))
+    del cfg["linux"]["resources"]
+
     # A rootless container without a user namespace cannot be set up (runc refuses it too).
     cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
     del cfg["linux"]["uidMappings"], cfg["linux"]["gidMappings"]

@@ -115,8 +115,8 @@ int run_audited(CLI::App& app, Globals& g) {
   }
 
   auto warn = [&](const Error& e) {
-    // A non-root caller cannot write the default system log: not worth a warning.
-    if (default_path && ::geteuid() != 0) return;
+    // A non-root or rootless caller cannot write the default system log: not worth a warning.
+    if (default_path && (::geteuid() != 0 || g.lc.rootless)) return;
     log::warn("audit: {}", e.what());
   };
   std::optional<audit::Log> alog;

@@ -10,6 +10,7 @@
 
 #include "base/log.hpp"
 #include "cli/commands.hpp"
+#include "lifecycle/rootless.hpp"
 
 int main(int argc, char** argv) {
   using namespace ward;
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough(false);
   cli::Globals g;
-  app.add_option("--root", g.lc.root, "root directory for container state")->capture_default_str();
+  auto* root_opt = app.add_option("--root", g.lc.root, "root directory for container state (default /run/ward, $XDG_RUNTIME_DIR/ward rootless)");
   app.add_option("--log", g.log_file, "log file (default stderr)");
   app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--audit-log", g.audit_log, "audit log file (default from /etc/ward/audit.json, else /var/log/ward/audit.log)");
@@ -44,6 +45,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ward: %s\n", msg.c_str());
     return 1;
   }
+  // runc's rules: rootless when asked, or (auto) when not real root; the
+  // state root follows $XDG_RUNTIME_DIR for such a caller unless --root is given.
+  auto mode = lifecycle::rootless::parse_mode(g.rootless);
+  if (!mode) {
+    std::fprintf(stderr, "ward: %s\n", mode.error().what().c_str());
+    return 1;
+  }
+  bool partial = lifecycle::rootless::caller_in_partial_userns();
+  g.lc.rootless = lifecycle::rootless::decide(*mode, ::geteuid(), partial);
+  if (root_opt->count() == 0)
+    g.lc.root = lifecycle::rootless::default_root(::geteuid(), partial, ::getenv("XDG_RUNTIME_DIR"), ::getenv("USER"));
   if (version) {
     std::printf("ward version %s\ncommit: %s\nspec: 1.2.0\n", WARD_VERSION, WARD_COMMIT);
     return 0;

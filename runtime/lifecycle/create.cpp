@@ -21,6 +21,7 @@
 #include "lifecycle/attach.hpp"
 #include "lifecycle/internal.hpp"
 #include "lifecycle/policy_gate.hpp"
+#include "lifecycle/rootless.hpp"
 #include "platform/sys.hpp"
 #include "process/init.hpp"
 #include "process/protocol.hpp"
@@ -66,14 +67,6 @@ Result<UniqueFd> connect_unix(const std::string& path, const std::string& label,
   std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail_sys("connect to {} {}", label, path);
   return s;
-}
-
-Result<> write_id_map(pid_t pid, const char* file, const std::vector<model::IdMapping>& m) {
-  std::string text;
-  for (const auto& e : m) text += fmt::format("{} {} {}\n", e.container_id, e.host_id, e.size);
-  auto r = platform::write_file(fmt::format("/proc/{}/{}", pid, file), text);
-  if (!r) return std::unexpected(r.error().context(fmt::format("write {}", file)));
-  return {};
 }
 
 // Namespaces that apply to children only (pid, time) are entered by this
@@ -210,6 +203,8 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
     if (!p) return std::unexpected(p.error().context("config.json: linux.seccomp"));
     filter = std::move(*p);
   }
+  auto idmap = rootless::prepare_id_maps(cfg);  // subordinate ids checked before any side effect
+  if (!idmap) return std::unexpected(idmap.error());
 
   // From the first side effect on, a terminating signal waits until a point
   // where the cleanup can run (see recv_or_interrupt). `run` had blocked them
@@ -257,10 +252,16 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   WARD_TRY(store.save(st));
   WARD_TRY(detail::policy_save(store.dir(o.id), *policy_record));
 
-  if (auto r = cg->create(); !r) return std::unexpected(r.error().context("create cgroup"));
-  cg_created = true;
-  st.cgroup = cg->to_json();
-  if (cfg.linux.resources) {
+  if (auto r = cg->create(); !r) {
+    (void)cg->destroy();
+    auto skip = rootless::skip_cgroup(g.rootless, cfg, r.error());
+    if (!skip) return std::unexpected(skip.error());
+    if (!*skip) return std::unexpected(r.error().context("create cgroup"));
+  } else {
+    cg_created = true;
+    st.cgroup = cg->to_json();
+  }
+  if (cfg.linux.resources && cg_created) {
     if (auto r = cg->apply(*cfg.linux.resources); !r) return std::unexpected(r.error().context("linux.resources"));
   }
 
@@ -300,6 +301,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   args.apparmor_enabled = !proc.apparmor_profile.empty() && security::apparmor_enabled();
   args.new_userns = new_userns;
   args.host = security::measure_host_facts();
+  if (*idmap && (*idmap)->plan.deny_setgroups) args.host.setgroups_allowed = false;
   if (auto* u = cfg.find_namespace(NamespaceType::user); u && !u->path.empty()) args.measure_setgroups = true;
   args.new_cgroupns = new_cgroupns;
   args.id = o.id;
@@ -346,10 +348,9 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
 
   if (new_userns) {
     // Written by the parent, as runc does: the child cannot map host ids.
-    WARD_TRY(write_id_map(child, "uid_map", cfg.linux.uid_mappings));
-    WARD_TRY(write_id_map(child, "gid_map", cfg.linux.gid_mappings));
+    if (*idmap) WARD_TRY(rootless::write_id_maps(child, **idmap));
   }
-  if (!cgfd) {
+  if (!cgfd && cg_created) {
     if (auto r = cg->add_process(child); !r) return std::unexpected(r.error().context("join cgroup"));
     st.cgroup = cg->to_json();  // the systemd driver made its directories only now
   }

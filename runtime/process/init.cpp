@@ -268,12 +268,12 @@ Result<std::vector<std::string>> with_home(const std::vector<std::string>& env, 
   return out;
 }
 
-void child_prologue() {
+void child_prologue(bool stay_dumpable) {
   // Die with the parent until it lets go (it may be killed mid-way).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // CVE-2019-5736: until execve this process runs ward's binary; while not
   // dumpable, /proc/<pid>/exe cannot be opened by the container's processes.
-  ::prctl(PR_SET_DUMPABLE, 0);
+  if (!stay_dumpable) ::prctl(PR_SET_DUMPABLE, 0);
   // The process starts with default dispositions and nothing blocked,
   // whatever the caller (run and exec block the signals they forward) had.
   for (int sig = 1; sig < NSIG; ++sig)
@@ -313,7 +313,10 @@ void container_init(const InitArgs& a) {
   const int sync = a.sync_fd;
   const model::Config& cfg = *a.cfg;
   const model::Process& proc = *a.proc;
-  child_prologue();
+  // An unprivileged parent can open our uid_map/gid_map (written before GO)
+  // only while we are dumpable: proc(5) gives a non-dumpable process's files
+  // to root. Nothing of the container runs before GO (runc's nsexec does the same).
+  child_prologue(a.new_userns);
   {
     // Cloned, not exec'd: every fd `create` had open is here too (the state
     // directory, the cgroup directory). Only the keep list survives (CVE-2024-21626).
@@ -327,6 +330,7 @@ void container_init(const InitArgs& a) {
   if (!go || go->data.empty()) ::_exit(1);
   auto [kw, state_json] = split_message(go->data);
   if (kw != kGo) ::_exit(1);
+  if (a.new_userns) ::prctl(PR_SET_DUMPABLE, 0);  // CVE-2019-5736, as in child_prologue
   std::string creating_state(state_json);
   // startContainer hooks see the container as created (runtime-spec runtime.md).
   std::string created_state = creating_state;

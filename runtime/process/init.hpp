@@ -72,8 +72,9 @@ Result<Pty> open_pty(const model::Process& p);
 // setsid, make `slave` the controlling terminal and dup it onto fds 0-2.
 Result<> make_controlling_tty(int slave);
 // First steps of every child that enters a container: PDEATHSIG, not
-// dumpable (CVE-2019-5736), default signal dispositions, empty signal mask.
-void child_prologue();
+// dumpable (CVE-2019-5736; `stay_dumpable`: not yet, the caller clears it
+// later), default signal dispositions, empty signal mask.
+void child_prologue(bool stay_dumpable = false);
 
 // fchdir into process.cwd resolved inside the current root ("/": after
 // pivot_root or setns into the container's mount namespace) with

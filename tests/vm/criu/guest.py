@@ -1,0 +1,235 @@
+"""checkpoint/restore checks, run as root inside the ward-vm guest (Debian's 6.1 kernel, on which
+criu 3.17 works; the host's kernel defeats it) by tests/vm/criu/run, against WARD_RUNTIME
+(default build/ward; /usr/bin/runc is the reference). Each container counts in a shell variable
+and writes the count to /count in its rootfs: a restored container that went on from its memory
+shows a number above the one it had at checkpoint time, a restarted one would start at 1.
+Prints one line per check ("ok NAME" / "FAIL NAME: why"), then "N passed, N failed"; exits 1 if
+any failed, 2 if it cannot run at all."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(REPO, "conformance", "lib"))
+import bundle as bundlelib  # noqa: E402
+
+RUNTIME = os.environ.get("WARD_RUNTIME", os.path.join(REPO, "build", "ward"))
+PREFIX = "/ward-vm-criu"
+COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.1; done"
+
+passed, failures = 0, []
+
+
+def check(name, cond, why=""):
+    global passed
+    print(("ok " if cond else "FAIL ") + name + ("" if cond else ": " + str(why)), flush=True)
+    if cond:
+        passed += 1
+    else:
+        failures.append(name)
+    return cond
+
+
+BASE = tempfile.mkdtemp(prefix="criu-", dir="/tmp")
+STATE = os.path.join(BASE, "state")
+
+
+def rt(*args, timeout=120):
+    return subprocess.run([RUNTIME, "--root", STATE, *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def state(cid):
+    r = rt("state", cid)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def counter_bundle(name):
+    b = bundlelib.Bundle(os.path.join(BASE, name), f"{PREFIX}/{name}",
+                         args=["/bin/sh", "-c", COUNTER])
+    b.config["root"]["readonly"] = False
+    b.write()
+    return b
+
+
+def count(b):
+    try:
+        return int(open(os.path.join(b.rootfs, "count")).read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_count(b, above, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        c = count(b)
+        if c > above:
+            return c
+        time.sleep(0.1)
+    return count(b)
+
+
+def cgroup_dir(name):
+    return f"/sys/fs/cgroup{PREFIX}/{name}"
+
+
+def start(b, cid):
+    r = subprocess.run([RUNTIME, "--root", STATE, "run", "-d", "--bundle", b.path, cid],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"run {cid}: {r.stderr.strip()}")
+    wait_count(b, 3)
+
+
+def cleanup(cid):
+    rt("delete", "--force", cid)
+
+
+def one_line_error(r):
+    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    return r.returncode != 0 and len(lines) == 1, f"rc={r.returncode} stderr={r.stderr!r}"
+
+
+def test_counter_continues():
+    b = counter_bundle("c1")
+    start(b, "c1")
+    img = os.path.join(BASE, "img1")
+    t0 = time.time()
+    r = rt("checkpoint", "--image-path", img, "c1")
+    dump_s = time.time() - t0
+    if not check("checkpoint exits 0", r.returncode == 0, r.stderr.strip()):
+        return cleanup("c1")
+    print(f"   (checkpoint took {dump_s:.2f} s)")
+    at_dump = count(b)
+    check("after checkpoint the container is gone (state fails)", state("c1") is None,
+          rt("state", "c1").stdout)
+    check("after checkpoint its cgroup is gone", not os.path.exists(cgroup_dir("c1")))
+    time.sleep(0.6)
+    check("after checkpoint the counter stopped", count(b) == at_dump, f"{at_dump} -> {count(b)}")
+    check("the image holds inventory.img and descriptors.json",
+          os.path.exists(os.path.join(img, "inventory.img"))
+          and os.path.exists(os.path.join(img, "descriptors.json")))
+
+    pidfile = os.path.join(BASE, "c1.pid")
+    t0 = time.time()
+    r = rt("restore", "--detach", "--bundle", b.path, "--image-path", img, "--pid-file", pidfile,
+           "c1")
+    restore_s = time.time() - t0
+    if not check("restore --detach exits 0", r.returncode == 0, r.stderr.strip()):
+        return cleanup("c1")
+    print(f"   (restore took {restore_s:.2f} s)")
+    first = count(b)
+    later = wait_count(b, at_dump + 3)
+    check("the restored counter continues from where it stopped (not from 0)",
+          first >= at_dump and later > at_dump + 3, f"at checkpoint {at_dump}, then {first}, {later}")
+    st = state("c1")
+    check("state says running after restore", st is not None and st["status"] == "running", st)
+    pid = st["pid"] if st else 0
+    check("--pid-file holds the restored pid", open(pidfile).read().strip() == str(pid),
+          f"{open(pidfile).read()!r} vs {pid}")
+    cg = open(f"/proc/{pid}/cgroup").read().strip() if pid else ""
+    check("the restored process is in the container's cgroup", cg == f"0::{PREFIX}/c1", cg)
+    r = rt("kill", "c1", "KILL")
+    check("kill works after restore", r.returncode == 0, r.stderr.strip())
+    end = time.time() + 10
+    while time.time() < end and (state("c1") or {}).get("status") != "stopped":
+        time.sleep(0.1)
+    check("the killed container is stopped", (state("c1") or {}).get("status") == "stopped",
+          state("c1"))
+    r = rt("delete", "c1")
+    check("delete works after restore", r.returncode == 0 and state("c1") is None, r.stderr.strip())
+    check("delete removed the restored cgroup", not os.path.exists(cgroup_dir("c1")))
+    cleanup("c1")
+
+
+def test_leave_running():
+    b = counter_bundle("c2")
+    start(b, "c2")
+    img = os.path.join(BASE, "img2")
+    r = rt("checkpoint", "--leave-running", "--image-path", img, "c2")
+    check("checkpoint --leave-running exits 0", r.returncode == 0, r.stderr.strip())
+    st = state("c2")
+    check("--leave-running: still running", st is not None and st["status"] == "running", st)
+    c = count(b)
+    check("--leave-running: the counter goes on", wait_count(b, c + 3, 10) > c + 3)
+    check("--leave-running: an image was written", os.path.exists(os.path.join(img, "inventory.img")))
+    cleanup("c2")
+
+
+def test_pre_dump():
+    b = counter_bundle("c3")
+    start(b, "c3")
+    pre = os.path.join(BASE, "img3", "pre")
+    full = os.path.join(BASE, "img3", "full")
+    r = rt("checkpoint", "--pre-dump", "--image-path", pre, "c3")
+    check("checkpoint --pre-dump exits 0 and leaves it running",
+          r.returncode == 0 and (state("c3") or {}).get("status") == "running", r.stderr.strip())
+    r = rt("checkpoint", "--image-path", full, "--parent-path", "../pre", "c3")
+    check("checkpoint --parent-path on the pre-dump exits 0", r.returncode == 0, r.stderr.strip())
+    at_dump = count(b)
+    r = rt("restore", "-d", "--bundle", b.path, "--image-path", full, "c3")
+    check("restore of an incremental checkpoint exits 0", r.returncode == 0, r.stderr.strip())
+    check("the counter continues after an incremental checkpoint",
+          count(b) >= at_dump and wait_count(b, at_dump + 2) > at_dump + 2,
+          f"{at_dump} -> {count(b)}")
+    cleanup("c3")
+
+
+def test_bad_image_path():
+    b = counter_bundle("c4")
+    start(b, "c4")
+    r = rt("checkpoint", "--image-path", "/etc/hostname/img", "c4")
+    ok, why = one_line_error(r)
+    check("checkpoint with a bad --image-path: a one-line error", ok, why)
+    check("the error names the path", "/etc/hostname/img" in r.stderr, r.stderr.strip())
+    st = state("c4")
+    check("after the bad --image-path the container still runs",
+          st is not None and st["status"] == "running")
+    cleanup("c4")
+
+    missing = os.path.join(BASE, "no-such-image")
+    r = rt("restore", "-d", "--bundle", b.path, "--image-path", missing, "c4")
+    ok, why = one_line_error(r)
+    check("restore from a missing --image-path: a one-line error", ok, why)
+    check("restore failure leaves no state, cgroup or image dir",
+          state("c4") is None and not os.path.exists(os.path.join(STATE, "c4"))
+          and not os.path.exists(cgroup_dir("c4")) and not os.path.exists(missing))
+    r = rt("checkpoint", "--manage-cgroups-mode", "bogus", "--image-path",
+           os.path.join(BASE, "img5"), "c4")
+    ok, why = one_line_error(r)
+    check("checkpoint with a bad --manage-cgroups-mode: a one-line error",
+          ok and not os.path.exists(os.path.join(BASE, "img5")), why)
+
+
+def main():
+    if os.geteuid() != 0 or os.environ.get("WARD_VM") != "1":
+        print("criu suite: runs as root in the ward-vm guest only", file=sys.stderr)
+        return 2
+    chk = subprocess.run(["criu", "check"], capture_output=True, text=True)
+    if chk.returncode != 0:
+        print(f"criu suite: `criu check` fails in the guest: {chk.stdout}{chk.stderr}", file=sys.stderr)
+        return 2
+    # The features document must say checkpoint works here (and the host run says it does not).
+    feats = json.loads(subprocess.run([RUNTIME, "features"], capture_output=True, text=True).stdout)
+    ann = feats.get("annotations", {})
+    if "runc" not in os.path.basename(RUNTIME):
+        check("features: checkpoint/restore available in the guest",
+              ann.get("io.github.ward.checkpoint") == "true", ann)
+    for t in (test_counter_continues, test_leave_running, test_pre_dump, test_bad_image_path):
+        try:
+            t()
+        except Exception as e:  # a crash of one test is a failure, the rest still run
+            check(t.__name__, False, repr(e))
+    print(f"{passed} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,7 @@ void add_criu_flags(CLI::App* c, lifecycle::CriuOptions& o) {
   c->add_flag("--ext-unix-sk", o.ext_unix_sk, "allow external unix sockets");
   c->add_flag("--shell-job", o.shell_job, "allow shell jobs");
   c->add_flag("--file-locks", o.file_locks, "handle file locks, for safety");
+  c->add_flag("--auto-dedup", o.auto_dedup, "enable auto deduplication of memory images");
   c->add_option("--manage-cgroups-mode", o.manage_cgroups_mode, "cgroups mode: soft (default), full, strict, ignore");
   c->add_option("--empty-ns", o.empty_ns, "create a namespace, but don't restore its properties (network)")
       ->allow_extra_args(false);

@@ -134,6 +134,7 @@ Result<> common_flags(const CriuOptions& o, std::vector<std::string>& a) {
   if (o.ext_unix_sk) a.push_back("--ext-unix-sk");
   if (o.shell_job) a.push_back("--shell-job");
   if (o.file_locks) a.push_back("--file-locks");
+  if (o.auto_dedup) a.push_back("--auto-dedup");
   return {};
 }
 

@@ -19,7 +19,7 @@ struct CriuOptions {
   std::string manage_cgroups_mode;  // --manage-cgroups-mode: soft|full|strict|ignore ("" = soft)
   std::vector<std::string> empty_ns;  // --empty-ns: "network"
   bool leave_running = false, tcp_established = false, ext_unix_sk = false, shell_job = false,
-       file_locks = false, pre_dump = false;
+       file_locks = false, pre_dump = false, auto_dedup = false;
 };
 
 // `checkpoint`: dump the running container's process tree into the image

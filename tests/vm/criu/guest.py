@@ -38,11 +38,28 @@ def check(name, cond, why=""):
 
 BASE = tempfile.mkdtemp(prefix="criu-", dir="/tmp")
 STATE = os.path.join(BASE, "state")
+n_files = 0
 
 
 def rt(*args, timeout=120):
     return subprocess.run([RUNTIME, "--root", STATE, *args], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def rt_files(*args, timeout=120):
+    """rt() with stdio on files: a restored container keeps the stdio of `restore` (criu's
+    --inherit-fd), so pipes would never reach EOF. criu checks that a file it inherits has
+    the mode of the one dumped (0644, as `run -d` had), hence plain files, not TemporaryFile
+    (0600). Returns (rc, stderr text)."""
+    global n_files
+    n_files += 1
+    base = os.path.join(BASE, f"rt{n_files}")
+    with open(os.devnull) as null, open(base + ".out", "w+") as out, \
+            open(base + ".err", "w+") as err:
+        r = subprocess.run([RUNTIME, "--root", STATE, *args], stdin=null, stdout=out,
+                           stderr=err, timeout=timeout)
+        err.seek(0)
+        return subprocess.CompletedProcess(r.args, r.returncode, "", err.read())
 
 
 def state(cid):
@@ -80,11 +97,15 @@ def cgroup_dir(name):
 
 
 def start(b, cid):
-    r = subprocess.run([RUNTIME, "--root", STATE, "run", "-d", "--bundle", b.path, cid],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError(f"run {cid}: {r.stderr.strip()}")
+    # The container inherits the stdio of `run -d`: a file, not a pipe this script would wait
+    # on (criu dumps it as an external file and restore hands it back with --inherit-fd).
+    with open(os.path.join(BASE, cid + ".err"), "w+") as err:
+        r = subprocess.run([RUNTIME, "--root", STATE, "run", "-d", "--bundle", b.path, cid],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                           timeout=60)
+        if r.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"run {cid}: {err.read().strip()}")
     wait_count(b, 3)
 
 
@@ -119,7 +140,7 @@ def test_counter_continues():
 
     pidfile = os.path.join(BASE, "c1.pid")
     t0 = time.time()
-    r = rt("restore", "--detach", "--bundle", b.path, "--image-path", img, "--pid-file", pidfile,
+    r = rt_files("restore", "--detach", "--bundle", b.path, "--image-path", img, "--pid-file", pidfile,
            "c1")
     restore_s = time.time() - t0
     if not check("restore --detach exits 0", r.returncode == 0, r.stderr.strip()):
@@ -174,7 +195,7 @@ def test_pre_dump():
     r = rt("checkpoint", "--image-path", full, "--parent-path", "../pre", "c3")
     check("checkpoint --parent-path on the pre-dump exits 0", r.returncode == 0, r.stderr.strip())
     at_dump = count(b)
-    r = rt("restore", "-d", "--bundle", b.path, "--image-path", full, "c3")
+    r = rt_files("restore", "-d", "--bundle", b.path, "--image-path", full, "c3")
     check("restore of an incremental checkpoint exits 0", r.returncode == 0, r.stderr.strip())
     check("the counter continues after an incremental checkpoint",
           count(b) >= at_dump and wait_count(b, at_dump + 2) > at_dump + 2,
@@ -195,7 +216,7 @@ def test_bad_image_path():
     cleanup("c4")
 
     missing = os.path.join(BASE, "no-such-image")
-    r = rt("restore", "-d", "--bundle", b.path, "--image-path", missing, "c4")
+    r = rt_files("restore", "-d", "--bundle", b.path, "--image-path", missing, "c4")
     ok, why = one_line_error(r)
     check("restore from a missing --image-path: a one-line error", ok, why)
     check("restore failure leaves no state, cgroup or image dir",

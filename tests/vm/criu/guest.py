@@ -148,6 +148,7 @@ def test_counter_continues():
     print(f"   (restore took {restore_s:.2f} s)")
     first = count(b)
     later = wait_count(b, at_dump + 3)
+    print(f"   (counter: {at_dump} at checkpoint, {first} right after restore, then {later})")
     check("the restored counter continues from where it stopped (not from 0)",
           first >= at_dump and later > at_dump + 3, f"at checkpoint {at_dump}, then {first}, {later}")
     st = state("c1")

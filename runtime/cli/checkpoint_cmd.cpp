@@ -44,6 +44,9 @@ void register_checkpoint(CLI::App& app, Globals& g) {
   r->add_option("--console-socket", ro.create.console_socket, "AF_UNIX socket that receives the pty master");
   r->add_option("--pid-file", ro.create.pid_file, "file to write the restored process id to");
   r->add_flag("-d,--detach", ro.detach, "detach from the container's process");
+  // containerd's go-runc repeats its checkpoint options on restore; criu
+  // finds the parent images through the image's own "parent" link.
+  r->add_option("--parent-path", ro.criu.parent_path, "accepted for compatibility (criu follows the image's parent)");
   static bool no_subreaper = false;
   r->add_flag("--no-subreaper", no_subreaper, "accepted for runc compatibility");
   r->add_flag("--no-pivot", ro.create.no_pivot, "accepted for runc compatibility (criu sets the root)");

@@ -230,6 +230,37 @@ def test_bad_image_path():
           ok and not os.path.exists(os.path.join(BASE, "img5")), why)
 
 
+def test_restore_attached():
+    """restore without --detach waits like `run`: the container's exit status, then gone."""
+    b = counter_bundle("c5")
+    start(b, "c5")
+    img = os.path.join(BASE, "img5a")
+    r = rt("checkpoint", "--image-path", img, "c5")
+    if not check("checkpoint (for the attached restore) exits 0", r.returncode == 0, r.stderr.strip()):
+        return cleanup("c5")
+    at_dump = count(b)
+    with open(os.devnull) as null, open(os.path.join(BASE, "c5.rout"), "w+") as out:
+        p = subprocess.Popen([RUNTIME, "--root", STATE, "restore", "--bundle", b.path,
+                              "--image-path", img, "c5"], stdin=null, stdout=out, stderr=out)
+        end = time.time() + 60
+        while time.time() < end and (state("c5") or {}).get("status") != "running":
+            time.sleep(0.1)
+        later = wait_count(b, at_dump + 2)
+        check("attached restore: running and counting on", later > at_dump + 2, f"{at_dump} -> {later}")
+        rt("kill", "c5", "KILL")
+        try:
+            rc = p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = None
+        out.seek(0)
+        check("attached restore returns the container's status (137 for SIGKILL)", rc == 137,
+              f"rc={rc} output={out.read()!r}")
+    check("attached restore deleted the container afterwards",
+          state("c5") is None and not os.path.exists(cgroup_dir("c5")))
+    cleanup("c5")
+
+
 def main():
     if os.geteuid() != 0 or os.environ.get("WARD_VM") != "1":
         print("criu suite: runs as root in the ward-vm guest only", file=sys.stderr)
@@ -244,7 +275,8 @@ def main():
     if "runc" not in os.path.basename(RUNTIME):
         check("features: checkpoint/restore available in the guest",
               ann.get("io.github.ward.checkpoint") == "true", ann)
-    for t in (test_counter_continues, test_leave_running, test_pre_dump, test_bad_image_path):
+    for t in (test_counter_continues, test_leave_running, test_pre_dump, test_bad_image_path,
+              test_restore_attached):
         try:
             t()
         except Exception as e:  # a crash of one test is a failure, the rest still run

@@ -89,7 +89,8 @@ audit::ProcessInfo exec_process(CLI::App* sub, const nlohmann::json& cfg) {
 
 int run_audited(CLI::App& app, Globals& g) {
   static const std::set<std::string> audited = {"create", "run",   "start",  "exec",  "kill",
-                                                "pause",  "resume", "update", "delete", "quarantine"};
+                                                "pause",  "resume", "update", "delete", "quarantine",
+                                                "checkpoint", "restore"};
   auto subs = app.get_subcommands();
   if (subs.empty() || !audited.count(subs[0]->get_name())) return g.action();
   CLI::App* sub = subs[0];

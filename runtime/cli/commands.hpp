@@ -46,6 +46,8 @@ void register_more_commands(CLI::App& app, Globals& g);
 void register_policy_commands(CLI::App& app, Globals& g, const char* argv0);
 // `quarantine` (cli/quarantine_cmd.cpp).
 void register_quarantine(CLI::App& app, Globals& g);
+// `checkpoint` and `restore` (cli/checkpoint_cmd.cpp).
+void register_checkpoint(CLI::App& app, Globals& g);
 // Configure logging and run the selected command.
 int run_selected(CLI::App& app, Globals& g);
 // Run the selected command through the audit boundary (cli/audit_cmd.cpp):

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   app.add_flag("--debug", g.debug, "enable debug logging");
   app.add_flag("--systemd-cgroup", g.lc.systemd_cgroup, "use the systemd cgroup driver");
   app.add_option("--rootless", g.rootless, "rootless mode: true, false or auto")->expected(0, 1)->default_str("auto");
-  app.add_option("--criu", g.criu, "path to criu (accepted for compatibility)");
+  app.add_option("--criu", g.criu, "path to the criu binary for checkpoint/restore (default: criu in PATH)");
   bool version = false;
   app.add_flag("-v,--version", version, "print the version");
 
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   cli::register_policy_commands(app, g, argv[0]);
   cli::register_monitor_command(app, g);
   cli::register_quarantine(app, g);
+  cli::register_checkpoint(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,6 +5,7 @@
 
 #include "cgroups/cgroups.hpp"
 #include "cgroups/systemd.hpp"
+#include "lifecycle/checkpoint.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "model/capabilities.hpp"
 #include "rootfs/mount_options.hpp"
@@ -29,7 +30,23 @@ nlohmann::json features() {
   bool systemd = cgroups::systemd::available();
   struct stat sb{};
   bool has_time_ns = ::stat("/proc/self/ns/time", &sb) == 0;
+  bool has_userns = ::stat("/proc/self/ns/user", &sb) == 0;
+  bool idmap_tools = ::access("/usr/bin/newuidmap", X_OK) == 0 && ::access("/usr/bin/newgidmap", X_OK) == 0;
   json namespaces = {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"};
+  // checkpoint/restore: criu must be there and `criu check` pass on this kernel.
+  auto criu = probe_criu();
+  std::map<std::string, std::string> ann = {
+      {"io.github.ward.version", WARD_VERSION},
+      {"io.github.ward.checkpoint", criu.problem.empty() ? "true" : "false"},
+      {"io.github.ward.systemdCgroup", systemd ? "true" : "false"},
+      // Rootless runs need a user namespace; mapping more than the caller's own
+      // id needs newuidmap/newgidmap (Debian's uidmap).
+      {"io.github.ward.rootless", has_userns ? "true" : "false"},
+      {"io.github.ward.rootless.idmapTools", idmap_tools ? "true" : "false"},
+  };
+  if (!criu.path.empty()) ann["io.github.ward.checkpoint.criu"] = criu.path;
+  if (!criu.version.empty()) ann["io.github.ward.checkpoint.criuVersion"] = criu.version;
+  if (!criu.problem.empty()) ann["io.github.ward.checkpoint.reason"] = criu.problem;
   if (has_time_ns) namespaces.push_back("time");
   return json{
       {"ociVersionMin", "1.0.0"},
@@ -51,7 +68,7 @@ nlohmann::json features() {
         {"selinux", {{"enabled", security::selinux_enabled()}}},
         {"intelRdt", {{"enabled", false}}},
         {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
-      {"annotations", {{"io.github.ward.version", WARD_VERSION}}},
+      {"annotations", ann},
   };
 }
 

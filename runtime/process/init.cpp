@@ -396,6 +396,11 @@ void container_init(const InitArgs& a) {
   if (proc.terminal) {
     INIT_TRY(sync, make_controlling_tty(pty.slave.get()), "terminal");
     pty.slave.reset();
+  } else if (::setsid() < 0) {
+    // As runc's nsexec: a session of its own, so that job-control signals of
+    // the caller's terminal do not reach it and CRIU can dump it (a session
+    // leader outside the container's pid namespace cannot be restored).
+    die(sync, Error{errno, "setsid"});
   }
 
   // Built now: nothing allocates once the final setup after start begins.

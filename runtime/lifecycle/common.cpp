@@ -85,12 +85,25 @@ nlohmann::json hooks_to_json(const std::vector<model::Hook>& hooks) {
 std::vector<model::Hook> hooks_from_json(const nlohmann::json& a) {
   std::vector<model::Hook> out;
   if (!a.is_array()) return out;
+  // state.json may have been edited or damaged: a hook of the wrong shape is
+  // skipped, never an exception (which would make the state undeletable).
+  auto strings = [](const nlohmann::json& j, const char* k) {
+    std::vector<std::string> v;
+    if (auto it = j.find(k); it != j.end() && it->is_array())
+      for (const auto& e : *it)
+        if (e.is_string()) v.push_back(e.get<std::string>());
+    return v;
+  };
   for (const auto& j : a) {
+    if (!j.is_object()) continue;
+    auto p = j.find("path");
+    if (p == j.end() || !p->is_string()) continue;
     model::Hook h;
-    h.path = j.value("path", "");
-    h.args = j.value("args", std::vector<std::string>{});
-    h.env = j.value("env", std::vector<std::string>{});
-    if (j.contains("timeout")) h.timeout = j["timeout"].get<int>();
+    h.path = p->get<std::string>();
+    h.args = strings(j, "args");
+    h.env = strings(j, "env");
+    if (auto t = j.find("timeout"); t != j.end() && t->is_number_integer() && *t > 0 && *t < (1 << 30))
+      h.timeout = t->get<int>();
     out.push_back(std::move(h));
   }
   return out;
@@ -118,7 +131,7 @@ std::string hook_state(const state::ContainerState& st, state::Status status) {
                       {"bundle", st.bundle}};
   if (status != state::Status::stopped && st.pid > 0) j["pid"] = st.pid;
   if (!st.annotations.empty()) j["annotations"] = st.annotations;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<> destroy(const state::Store& store, const state::ContainerState& st) {
@@ -132,7 +145,7 @@ Result<> destroy(const state::Store& store, const state::ContainerState& st) {
       if (!r) log::warn("container \"{}\": remove cgroup: {}", st.id, r.error().what());
     }
   }
-  if (!st.hooks.is_null() && st.hooks.contains("poststop")) {
+  if (st.hooks.is_object() && st.hooks.contains("poststop")) {
     auto poststop = hooks_from_json(st.hooks["poststop"]);
     // runtime-spec: a failing poststop hook only produces a warning, and the
     // remaining hooks still run. runc runs them in the bundle directory.

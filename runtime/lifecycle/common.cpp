@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,6 +14,52 @@
 #include "spec/spec.hpp"
 
 namespace ward::lifecycle::detail {
+
+Result<> check_preserved_fds(int n) {
+  if (n < 0) return fail("--preserve-fds {}: must not be negative", n);
+  if (n > 65536) return fail("--preserve-fds {}: too many", n);
+  // Checked before ward opens anything of its own: an fd in the range that is
+  // not open would otherwise be filled by one of ward's (the state directory,
+  // a namespace) and handed to the container.
+  for (int fd = 3; fd < 3 + n; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 || fd == log::fd())
+      return fail_errno(EBADF, "--preserve-fds {}: fd {} is not open", n, fd);
+  return {};
+}
+
+Result<> check_rootfs(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) return fail_sys("config.json: root.path: \"{}\"", path);
+  std::string r = real;
+  ::free(real);
+  if (r == "/")
+    return fail_errno(EINVAL, "config.json: root.path: \"{}\" resolves to the host's /", path);
+  // The lexically clean form must be the resolved one: a symlink anywhere in
+  // the path could be swapped for another target between this check and the
+  // mounts (runc refuses it the same way).
+  std::vector<std::string_view> parts;
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    size_t j = rest.find('/');
+    std::string_view c = rest.substr(0, j);
+    rest = j == std::string_view::npos ? std::string_view{} : rest.substr(j + 1);
+    if (c == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!c.empty() && c != ".") {
+      parts.push_back(c);
+    }
+  }
+  std::string clean;
+  for (const auto& c : parts) {
+    clean.push_back('/');
+    clean.append(c);
+  }
+  if (parts.empty()) clean.push_back('/');
+  if (clean != r)
+    return fail_errno(EINVAL, "config.json: root.path: \"{}\" is a symlink or goes through one (resolves to \"{}\")",
+                      path, r);
+  return {};
+}
 
 Result<cgroups::Manager> load_cgroup(const state::ContainerState& st) {
   if (st.cgroup.is_null()) return fail("container \"{}\" has no cgroup recorded", st.id);

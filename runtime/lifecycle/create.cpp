@@ -187,6 +187,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   struct stat rst{};
   if (::stat(cfg.root.path.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode))
     return fail_errno(errno ? errno : ENOTDIR, "config.json: root.path: \"{}\"", cfg.root.path);
+  WARD_TRY(detail::check_rootfs(cfg.root.path));
 
   // The policy is judged before anything exists on the host (harden may change cfg).
   auto policy_record = detail::policy_create(g, cfg);
@@ -430,6 +431,7 @@ Result<> take_seccomp_fd(const state::ContainerState& st, int conn, int pidfd, p
 Result<> create(const Global& g, const CreateOptions& o) {
   // CVE-2019-5736: the init is a clone of this process; make its binary one
   // the container cannot write.
+  WARD_TRY(detail::check_preserved_fds(o.preserve_fds));
   WARD_TRY(process::reexec_sealed());
   auto c = do_create(g, o, false);
   if (!c) return std::unexpected(c.error());
@@ -514,6 +516,7 @@ Result<> start(const Global& g, const std::string& id) {
 }
 
 Result<int> run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
+  WARD_TRY(detail::check_preserved_fds(o.preserve_fds));
   WARD_TRY(process::reexec_sealed());  // CVE-2019-5736, as in create
   // Block the signals we forward before the container exists, so none is lost.
   sigset_t fwd = forwarded_signals(), old;

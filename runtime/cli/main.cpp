@@ -65,5 +65,13 @@ int main(int argc, char** argv) {
     std::fputs(app.help().c_str(), stdout);
     return 0;
   }
-  return cli::run_selected(app, g);
+  // Nothing escapes as an abort: an unexpected exception is one error line and exit 1.
+  try {
+    return cli::run_selected(app, g);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ward: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "ward: internal error: unknown exception\n");
+  }
+  return 1;
 }

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,6 +14,52 @@
 #include "spec/spec.hpp"
 
 namespace ward::lifecycle::detail {
+
+Result<> check_preserved_fds(int n) {
+  if (n < 0) return fail("--preserve-fds {}: must not be negative", n);
+  if (n > 65536) return fail("--preserve-fds {}: too many", n);
+  // Checked before ward opens anything of its own: an fd in the range that is
+  // not open would otherwise be filled by one of ward's (the state directory,
+  // a namespace) and handed to the container.
+  for (int fd = 3; fd < 3 + n; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 || fd == log::fd())
+      return fail_errno(EBADF, "--preserve-fds {}: fd {} is not open", n, fd);
+  return {};
+}
+
+Result<> check_rootfs(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) return fail_sys("config.json: root.path: \"{}\"", path);
+  std::string r = real;
+  ::free(real);
+  if (r == "/")
+    return fail_errno(EINVAL, "config.json: root.path: \"{}\" resolves to the host's /", path);
+  // The lexically clean form must be the resolved one: a symlink anywhere in
+  // the path could be swapped for another target between this check and the
+  // mounts (runc refuses it the same way).
+  std::vector<std::string_view> parts;
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    size_t j = rest.find('/');
+    std::string_view c = rest.substr(0, j);
+    rest = j == std::string_view::npos ? std::string_view{} : rest.substr(j + 1);
+    if (c == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!c.empty() && c != ".") {
+      parts.push_back(c);
+    }
+  }
+  std::string clean;
+  for (const auto& c : parts) {
+    clean.push_back('/');
+    clean.append(c);
+  }
+  if (parts.empty()) clean.push_back('/');
+  if (clean != r)
+    return fail_errno(EINVAL, "config.json: root.path: \"{}\" is a symlink or goes through one (resolves to \"{}\")",
+                      path, r);
+  return {};
+}
 
 Result<cgroups::Manager> load_cgroup(const state::ContainerState& st) {
   if (st.cgroup.is_null()) return fail("container \"{}\" has no cgroup recorded", st.id);
@@ -85,12 +132,25 @@ nlohmann::json hooks_to_json(const std::vector<model::Hook>& hooks) {
 std::vector<model::Hook> hooks_from_json(const nlohmann::json& a) {
   std::vector<model::Hook> out;
   if (!a.is_array()) return out;
+  // state.json may have been edited or damaged: a hook of the wrong shape is
+  // skipped, never an exception (which would make the state undeletable).
+  auto strings = [](const nlohmann::json& j, const char* k) {
+    std::vector<std::string> v;
+    if (auto it = j.find(k); it != j.end() && it->is_array())
+      for (const auto& e : *it)
+        if (e.is_string()) v.push_back(e.get<std::string>());
+    return v;
+  };
   for (const auto& j : a) {
+    if (!j.is_object()) continue;
+    auto p = j.find("path");
+    if (p == j.end() || !p->is_string()) continue;
     model::Hook h;
-    h.path = j.value("path", "");
-    h.args = j.value("args", std::vector<std::string>{});
-    h.env = j.value("env", std::vector<std::string>{});
-    if (j.contains("timeout")) h.timeout = j["timeout"].get<int>();
+    h.path = p->get<std::string>();
+    h.args = strings(j, "args");
+    h.env = strings(j, "env");
+    if (auto t = j.find("timeout"); t != j.end() && t->is_number_integer() && *t > 0 && *t < (1 << 30))
+      h.timeout = t->get<int>();
     out.push_back(std::move(h));
   }
   return out;
@@ -118,7 +178,7 @@ std::string hook_state(const state::ContainerState& st, state::Status status) {
                       {"bundle", st.bundle}};
   if (status != state::Status::stopped && st.pid > 0) j["pid"] = st.pid;
   if (!st.annotations.empty()) j["annotations"] = st.annotations;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<> destroy(const state::Store& store, const state::ContainerState& st) {
@@ -132,7 +192,7 @@ Result<> destroy(const state::Store& store, const state::ContainerState& st) {
       if (!r) log::warn("container \"{}\": remove cgroup: {}", st.id, r.error().what());
     }
   }
-  if (!st.hooks.is_null() && st.hooks.contains("poststop")) {
+  if (st.hooks.is_object() && st.hooks.contains("poststop")) {
     auto poststop = hooks_from_json(st.hooks["poststop"]);
     // runtime-spec: a failing poststop hook only produces a warning, and the
     // remaining hooks still run. runc runs them in the bundle directory.

@@ -186,6 +186,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   struct stat rst{};
   if (::stat(cfg.root.path.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode))
     return fail_errno(errno ? errno : ENOTDIR, "config.json: root.path: \"{}\"", cfg.root.path);
+  WARD_TRY(detail::check_rootfs(cfg.root.path));
 
   // The policy is judged before anything exists on the host (harden may change cfg).
   auto policy_record = detail::policy_create(g, cfg);
@@ -252,14 +253,21 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   WARD_TRY(store.save(st));
   WARD_TRY(detail::policy_save(store.dir(o.id), *policy_record));
 
+  // Intent before action: the cgroup is on record before it exists, so a
+  // `delete --force` after a kill at any point finds it (and its parents made here, right after).
+  st.cgroup = cg->to_json();
+  WARD_TRY(store.save(st));
   if (auto r = cg->create(); !r) {
     (void)cg->destroy();
     auto skip = rootless::skip_cgroup(g.rootless, cfg, r.error());
     if (!skip) return std::unexpected(skip.error());
     if (!*skip) return std::unexpected(r.error().context("create cgroup"));
+    st.cgroup = nlohmann::json();  // rootless without a cgroup: nothing to remove
+    WARD_TRY(store.save(st));
   } else {
     cg_created = true;
     st.cgroup = cg->to_json();
+    WARD_TRY(store.save(st));
   }
   if (cfg.linux.resources && cg_created) {
     if (auto r = cg->apply(*cfg.linux.resources); !r) return std::unexpected(r.error().context("linux.resources"));
@@ -358,6 +366,9 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   auto stime = platform::process_start_time(child);
   if (!stime) return fail("container process exited during create");
   st.start_time = *stime;
+  // Before exec the init runs ward's binary: the status is read from this link (state.hpp).
+  st.init_exe = state::process_exe(child);
+  WARD_TRY(store.save(st));
 
   // runtime-spec 1.2 runtime.md: "creating" is lifecycle step 2 only; the
   // hooks run after it, so they see "created" (as crun; runc 1.1 says
@@ -390,6 +401,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
       out.pty_master = std::move(msg->fds[0]);
     }
   }
+  st.ready = true;
   WARD_TRY(store.save(st));
   if (!o.pid_file.empty()) {
     auto r = platform::write_file_atomic(o.pid_file, fmt::format("{}", child));
@@ -436,6 +448,7 @@ Result<> take_seccomp_fd(const state::ContainerState& st, int conn, int pidfd, p
 Result<> create(const Global& g, const CreateOptions& o) {
   // CVE-2019-5736: the init is a clone of this process; make its binary one
   // the container cannot write.
+  WARD_TRY(detail::check_preserved_fds(o.preserve_fds));
   WARD_TRY(process::reexec_sealed());
   auto c = do_create(g, o, false);
   if (!c) return std::unexpected(c.error());
@@ -457,7 +470,8 @@ Result<> start(const Global& g, const std::string& id) {
   if (!conn) return std::unexpected(conn.error().context(fmt::format("start container \"{}\"", id)));
   auto pidfd = platform::pidfd_open(st->pid);
   if (!pidfd) return std::unexpected(pidfd.error().context(fmt::format("start container \"{}\"", id)));
-  if (::write(conn->get(), "1", 1) != 1) return fail_sys("start container \"{}\"", id);
+  // MSG_NOSIGNAL: an init that closed its end is an error here, not a SIGPIPE death.
+  if (::send(conn->get(), "1", 1, MSG_NOSIGNAL) != 1) return fail_sys("start container \"{}\"", id);
   // Success is EXECING and then EOF (the connection is close-on-exec); EOF
   // alone means the init died first. ERROR is what stopped it; SECCOMP names
   // the notify fd to take for the agent.
@@ -470,13 +484,18 @@ Result<> start(const Global& g, const std::string& id) {
     return std::unexpected(e);
   };
   for (;;) {
-    pollfd pf{conn->get(), POLLIN, 0};
-    int n = ::poll(&pf, 1, execing ? deadline_ms : -1);
+    // The init's death wakes this wait too (pidfd), whoever else holds the socket.
+    pollfd pf[2] = {{conn->get(), POLLIN, 0}, {pidfd->get(), POLLIN, 0}};
+    int n = ::poll(pf, 2, execing ? deadline_ms : -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return failed(Error{errno, "poll exec socket"});
     if (n == 0)
       return failed(Error{ETIMEDOUT, fmt::format("container init did not exec within {} s (a seccomp rule trapping a "
                                                  "syscall the init makes?)", deadline_ms / 1000)});
+    if (!(pf[0].revents) && (pf[1].revents & POLLIN)) {
+      if (execing && execing_seen >= execing_needed) break;  // exec'd, then exited: the process ran
+      return failed(Error{ECHILD, "container init exited before exec"});
+    }
     auto reply = platform::recv_with_fds(conn->get());
     if (!reply || (reply->data.empty() && reply->fds.empty())) {
       if (execing && execing_seen >= execing_needed) break;
@@ -511,7 +530,8 @@ Result<> start(const Global& g, const std::string& id) {
   }
   st->started = true;
   WARD_TRY(store.save(*st));
-  auto poststart = detail::hooks_from_json(st->hooks.value("poststart", nlohmann::json::array()));
+  auto poststart = detail::hooks_from_json(st->hooks.is_object() ? st->hooks.value("poststart", nlohmann::json::array())
+                                                                  : nlohmann::json::array());
   if (!poststart.empty()) {
     auto r = hooks::run(poststart, hook_state(*st, state::Status::running), "poststart", st->bundle);
     if (!r) {
@@ -525,6 +545,7 @@ Result<> start(const Global& g, const std::string& id) {
 }
 
 Result<int> run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
+  WARD_TRY(detail::check_preserved_fds(o.preserve_fds));
   WARD_TRY(process::reexec_sealed());  // CVE-2019-5736, as in create
   // Block the signals we forward before the container exists, so none is lost.
   sigset_t fwd = forwarded_signals(), old;

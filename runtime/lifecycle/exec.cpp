@@ -25,6 +25,7 @@ namespace ward::lifecycle {
 Result<int> exec(const Global& g, const ExecOptions& o) {
   // CVE-2019-5736: the exec child is a fork of this process (a `#!/proc/self/exe`
   // script would run ward's binary); make that binary one nobody can write.
+  WARD_TRY(detail::check_preserved_fds(o.preserve_fds));
   WARD_TRY(process::reexec_sealed());
   state::Store store(g.root);
   auto st = store.load(o.id);

@@ -11,6 +11,12 @@
 
 namespace ward::lifecycle::detail {
 
+// --preserve-fds N: fds 3..3+N-1 must be open in the caller (call before
+// ward opens fds of its own).
+Result<> check_preserved_fds(int n);
+// config.json root.path: refused when it resolves to / or through a symlink
+// (as runc), before anything is mounted.
+Result<> check_rootfs(const std::string& path);
 // The container's cgroup manager as persisted in its state.
 Result<cgroups::Manager> load_cgroup(const state::ContainerState& st);
 // Status now, including the frozen check through the cgroup.

@@ -105,9 +105,21 @@ Result<> remove(const Global& g, const std::string& id, bool force) {
   }
   auto st = store.load(id);
   if (!st) {
-    // A directory without state: a create that died half-way. Nothing runs.
-    if (force) return store.remove(id);
-    return std::unexpected(st.error());
+    // A state.json that is missing (a create killed at its first step) or
+    // corrupt. Without --force that is an error naming the file; with it, the
+    // container's processes and cgroup are still found through intent.json
+    // (the cgroup, the init's pid + start time) and removed with the state.
+    if (!force) return std::unexpected(st.error());
+    auto in = store.load_intent(id);
+    if (in) {
+      WARD_TRY(detail::kill_and_wait(*in));
+      if (auto cg = detail::load_cgroup(*in))
+        if (auto r = cg->destroy(); !r) log::warn("container \"{}\": remove cgroup: {}", id, r.error().what());
+    } else if (in.error().err != ENOENT) {
+      log::warn("{}", in.error().what());
+    }
+    if (st.error().err != ENOENT || in) log::warn("{}; removed with --force", st.error().what());
+    return store.remove(id);
   }
   auto status = detail::current_status(*st);
   if ((status == state::Status::running || status == state::Status::paused) && !force)

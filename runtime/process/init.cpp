@@ -427,15 +427,20 @@ void container_init(const InitArgs& a) {
   ::close(sync);
 
   // Created: wait for `start`.
+  // A `start` killed before it sent its byte leaves the container created:
+  // wait for the next one instead of dying.
   int conn;
-  do conn = ::accept4(a.exec_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-  while (conn < 0 && errno == EINTR);
-  if (conn < 0) ::_exit(1);
-  char byte;
-  ssize_t n;
-  do n = ::read(conn, &byte, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) ::_exit(1);
+  for (;;) {
+    do conn = ::accept4(a.exec_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    while (conn < 0 && errno == EINTR);
+    if (conn < 0) ::_exit(1);
+    char byte;
+    ssize_t n;
+    do n = ::read(conn, &byte, 1);
+    while (n < 0 && errno == EINTR);
+    if (n == 1) break;
+    ::close(conn);
+  }
   ::close(a.exec_listen_fd);
 
   FinalExec f{a.seccomp, a.preserve_fds, a.apparmor_enabled, host, cfg.hooks.start_container, created_state};

@@ -34,6 +34,13 @@ struct ContainerState {
   std::string owner;    // "" for root, as runc
   std::map<std::string, std::string> annotations;
   bool started = false;  // start succeeded (the container process exec'd)
+  // create finished (the init said READY and was told ACK). Until then the
+  // container is "creating", whatever a killed create left.
+  bool ready = false;
+  // /proc/PID/exe of the init while it runs ward (read at create): once the
+  // link says anything else the init has exec'd, so the status is "running"
+  // even when the start that made it so was killed before it saved `started`.
+  std::string init_exe;
   nlohmann::json cgroup;  // cgroups::Manager::to_json()
   nlohmann::json hooks;   // poststart / poststop hooks, spec JSON form
   std::string config_json;  // the validated config.json (kept for exec)
@@ -57,8 +64,13 @@ class Store {
   // that `list` and status checks do not parse it) unless `with_config` is false.
   // Errors name the container.
   Result<ContainerState> load(const std::string& id, bool with_config = true) const;
-  // Write state.json atomically; the config the first time it is given.
+  // Write state.json atomically; the config the first time it is given; and
+  // intent.json, the resources the container may own (cgroup, init pid and
+  // start time), so that `delete --force` finds them even when state.json is
+  // corrupt. Create saves each resource before it makes it.
   Result<> save(const ContainerState& st) const;
+  // The resources of intent.json (id, pid, startTime, cgroup; the rest empty).
+  Result<ContainerState> load_intent(const std::string& id) const;
   // Remove the container's directory.
   Result<> remove(const std::string& id) const;
   // Ids of every container directory (sorted).
@@ -70,6 +82,9 @@ class Store {
 
 // Validate a container id as runc does: [A-Za-z0-9_+.-]+, not "." or "..".
 Result<> validate_id(const std::string& id);
+
+// readlink(/proc/PID/exe) through the verified procfs handle; "" when it cannot be read.
+std::string process_exe(pid_t pid);
 
 // The status of a container as observed now: the process (pid + start time),
 // whether start has run, and whether its cgroup is frozen (`frozen`).

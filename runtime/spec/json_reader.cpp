@@ -49,7 +49,15 @@ Result<Json> parse_json(std::string_view text, std::string_view label) {
     std::string_view what = e.what();
     auto close = what.find("] ");
     if (close != std::string_view::npos) what.remove_prefix(close + 2);
-    return fail("{}: invalid JSON: {}", label, what);
+    // The reason quotes the bytes last read, which may be anything: keep the
+    // one-line message printable (and UTF-8, for --log-format json).
+    std::string reason;
+    for (char ch : what) {
+      auto u = static_cast<unsigned char>(ch);
+      if (u >= 0x20 && u < 0x7f) reason += ch;
+      else reason += fmt::format("\\x{:02x}", u);
+    }
+    return fail("{}: invalid JSON: {}", label, reason);
   } catch (const std::exception& e) {
     return fail("{}: invalid JSON: {}", label, e.what());
   }

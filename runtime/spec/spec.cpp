@@ -110,7 +110,6 @@ Result<model::Config> load_bundle(std::string_view bundle_dir) {
   auto c = parse_config(*text, bundle.string(), "config.json");
   if (!c) return c;
   WARD_TRY(refuse_unsupported(*c, "config.json"));
-  WARD_TRY(check_host(*c, "config.json"));
   // runc validator "rootfs": the root must exist and be a directory.
   struct stat st {};
   if (::stat(c->root.path.c_str(), &st) != 0)
@@ -150,7 +149,7 @@ Result<void> refuse_unsupported(const model::Config& c, std::string_view file_la
       rdt && (!rdt->clos_id.empty() || !rdt->l3_cache_schema.empty() || !rdt->mem_bw_schema.empty() ||
               rdt->enable_cmt || rdt->enable_mbm))
     return fail_errno(ENOTSUP, "{}: linux.intelRdt: Intel RDT (resctrl) is not supported by ward", file_label);
-  return {};
+  return check_host(c, file_label);
 }
 
 }  // namespace ward::spec

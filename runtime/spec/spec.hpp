@@ -25,11 +25,11 @@ Result<model::Config> load_bundle(std::string_view bundle_dir);
 // Fields ward parses but cannot apply; runtime.md: a property the runtime
 // cannot apply MUST be an error, and no container is created. Today:
 // idmapped mounts (mounts[i] "idmap"/"ridmap" options, uidMappings/
-// gidMappings) and linux.intelRdt with anything to set. load_bundle() calls
-// it; errors name the JSON path under `file_label`.
+// gidMappings) and linux.intelRdt with anything to set; then check_host().
+// create and load_bundle() call it; errors name the JSON path under `file_label`.
 Result<void> refuse_unsupported(const model::Config& c, std::string_view file_label = "config.json");
 
-// Checks of a validated config against this host that load_bundle() makes, so
+// Checks of a validated config against this host that refuse_unsupported() makes, so
 // that create fails before any side effect instead of at the cgroup write:
 // every linux.resources.hugepageLimits[].pageSize must be a huge page size
 // the kernel has (a hugepages-<kB>kB directory in `hugepages_dir`, the sizes

@@ -749,3 +749,11 @@ TEST_CASE("bytes that are not UTF-8 are refused, never an abort") {
         "config.json: bundle \"/tmp/b\\ufffd\": the path is not valid UTF-8: Invalid argument");
   CHECK(spec::parse_config(minimal().dump(), "/tmp/b\xc3\xa9\xf0\x9f\x90\x8b"));
 }
+
+TEST_CASE("a parse error quoting raw bytes stays one printable line") {
+  auto r = spec::parse_config("{\"a\": \"x\xff\n\"}", "/b");
+  REQUIRE_FALSE(r);
+  std::string m = r.error().what();
+  CHECK(m.find("\\xff") != std::string::npos);
+  for (char c : m) CHECK((static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f));
+}

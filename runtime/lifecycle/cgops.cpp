@@ -60,6 +60,7 @@ Result<> update(const Global& g, const std::string& id, const std::string& resou
     return fail("cannot update container \"{}\": it is stopped", id);
   auto res = spec::parse_resources(resources_json, "resources");
   if (!res) return std::unexpected(res.error());
+  WARD_TRY(spec::check_host_resources(*res, "resources", ""));
   auto r = l->cg.apply(*res, true);
   if (!r) return std::unexpected(r.error().context(fmt::format("update container \"{}\"", id)));
   return {};

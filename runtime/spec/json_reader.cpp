@@ -2,7 +2,45 @@
 
 namespace ward::spec {
 
+namespace {
+
+// The deepest nesting of arrays and objects in `text` (a linear scan that
+// skips strings), stopping once it exceeds `limit`; the byte offset where it
+// did goes to `at`. Malformed text is the parser's to report.
+std::size_t nesting_depth(std::string_view text, std::size_t limit, std::size_t& at) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > limit) {
+        at = i;
+        return deepest;
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 Result<Json> parse_json(std::string_view text, std::string_view label) {
+  // Refused before parsing: nlohmann::json copies and dumps values
+  // recursively, so a document nested 10^6 deep would overflow the stack
+  // later (runc refuses it too; Go's encoding/json stops at 10000).
+  std::size_t at = 0;
+  if (nesting_depth(text, kMaxJsonDepth, at) > kMaxJsonDepth)
+    return fail("{}: invalid JSON: nesting deeper than {} levels (at byte {})", label, kMaxJsonDepth, at);
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
@@ -11,7 +49,15 @@ Result<Json> parse_json(std::string_view text, std::string_view label) {
     std::string_view what = e.what();
     auto close = what.find("] ");
     if (close != std::string_view::npos) what.remove_prefix(close + 2);
-    return fail("{}: invalid JSON: {}", label, what);
+    // The reason quotes the bytes last read, which may be anything: keep the
+    // one-line message printable (and UTF-8, for --log-format json).
+    std::string reason;
+    for (char ch : what) {
+      auto u = static_cast<unsigned char>(ch);
+      if (u >= 0x20 && u < 0x7f) reason += ch;
+      else reason += fmt::format("\\x{:02x}", u);
+    }
+    return fail("{}: invalid JSON: {}", label, reason);
   } catch (const std::exception& e) {
     return fail("{}: invalid JSON: {}", label, e.what());
   }

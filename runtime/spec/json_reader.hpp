@@ -3,6 +3,7 @@
 // names it as "<file>: <path>: <problem>". Never throws.
 #pragma once
 
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <limits>
@@ -20,8 +21,14 @@ namespace ward::spec {
 
 using Json = nlohmann::json;
 
+// The deepest nesting of arrays and objects parse_json() accepts. No OCI
+// document comes near it; it keeps every recursive walk of a value (copy,
+// dump, comparison) far from the stack's end.
+inline constexpr std::size_t kMaxJsonDepth = 1000;
+
 // Parse `text` as JSON; malformed input fails with "<label>: invalid JSON:
-// parse error at line L, column C: <reason>".
+// parse error at line L, column C: <reason>", nesting deeper than
+// kMaxJsonDepth with "<label>: invalid JSON: nesting deeper than 1000 levels".
 Result<Json> parse_json(std::string_view text, std::string_view label);
 
 // The JSON type of `j` with an article, for messages ("an array", "null").
@@ -142,7 +149,13 @@ Result<T> Node::integer() const {
     }
     return static_cast<T>(v);
   }
-  if (j_->is_number_float()) return fail("expected an integer, got {}", j_->dump());
+  if (j_->is_number_float()) {
+    // A whole number too large for 64 bits arrives as a double: say so.
+    double d = j_->get<double>();
+    if (std::isfinite(d) && std::nearbyint(d) == d && std::fabs(d) >= 9.2e18)
+      return fail("value {} is out of range [{}, {}]", j_->dump(), L::min(), L::max());
+    return fail("expected an integer, got {}", j_->dump());
+  }
   return fail("expected an integer, got {}", type_phrase(*j_));
 }
 

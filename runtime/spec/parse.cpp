@@ -125,8 +125,61 @@ Result<void> read_rule_number(const Node& n, std::string_view key, std::optional
   int64_t v = 0;
   WARD_TRY(read(n.field(key), v));
   if (v < -1) return n.field(key).fail("value {} is out of range (-1 or >= 0)", v);
+  // The kernel compares 32-bit numbers (bpf_cgroup_dev_ctx, devices.allow).
+  if (v > std::numeric_limits<uint32_t>::max())
+    return n.field(key).fail("value {} is out of range [-1, {}]", v, std::numeric_limits<uint32_t>::max());
   if (v >= 0) out = v;
   return {};
+}
+
+// Linux's dev_t (include/linux/kdev_t.h): a 12-bit major and a 20-bit minor.
+// mknod(2) takes a 32-bit encoding, so a larger number would silently name
+// another device (2^32+1 becomes 1).
+constexpr int64_t kMaxMajor = (1 << 12) - 1;
+constexpr int64_t kMaxMinor = (1 << 20) - 1;
+
+// A device number member already read into `v`: fail unless 0 <= v <= max.
+Result<void> check_dev_number(const Node& n, std::string_view key, int64_t v, int64_t max) {
+  if (v < 0 || v > max)
+    return n.field(key).fail("value {} is out of range [0, {}] for a device {}", v, max, key);
+  return {};
+}
+
+// (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setresuid(2) and chown(2),
+// so they can never be a process's or a file's id.
+Result<void> check_id(const Node& n, uint32_t v) {
+  if (v == std::numeric_limits<uint32_t>::max())
+    return n.fail("value {} is not a valid id (it means \"unchanged\" to the kernel)", v);
+  return {};
+}
+
+// An optional cgroup byte count where -1 means unlimited (runc's convention);
+// the kernel rejects any other negative value.
+Result<void> check_limit(const Node& n, std::string_view key, const std::optional<int64_t>& v) {
+  if (v && *v < -1) return n.field(key).fail("value {} is out of range (-1 for unlimited, or >= 0)", *v);
+  return {};
+}
+
+// A string ward hands on as a path or writes into state.json (JSON text),
+// which must therefore be UTF-8 (RFC 8259 section 8.1).
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values beyond U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace
@@ -138,6 +191,13 @@ Result<void> read(const Node& n, IdMapping& out) {
   WARD_TRY(n.req("size", out.size));
   // user_namespaces(7): a zero-length range is rejected by the kernel.
   if (out.size == 0) return n.field("size").fail("must be greater than zero");
+  // The range must fit in the 32-bit id space on both sides.
+  constexpr uint64_t kIds = uint64_t{1} << 32;
+  if (uint64_t{out.container_id} + out.size > kIds)
+    return n.field("size").fail("containerID {} + size {} is beyond the last id {}", out.container_id, out.size,
+                                kIds - 1);
+  if (uint64_t{out.host_id} + out.size > kIds)
+    return n.field("size").fail("hostID {} + size {} is beyond the last id {}", out.host_id, out.size, kIds - 1);
   return {};
 }
 
@@ -202,11 +262,15 @@ Result<void> read(const Node& n, Capabilities& out) {
 Result<void> read(const Node& n, User& out) {
   WARD_TRY(n.expect_object());
   WARD_TRY(n.req("uid", out.uid));
+  WARD_TRY(check_id(n.field("uid"), out.uid));
   WARD_TRY(n.req("gid", out.gid));
+  WARD_TRY(check_id(n.field("gid"), out.gid));
   WARD_TRY(n.opt("umask", out.umask));
   if (out.umask && *out.umask > 0777)
     return n.field("umask").fail("value {:#o} is out of range [0, 0777]", *out.umask);
   WARD_TRY(n.opt("additionalGids", out.additional_gids));
+  for (std::size_t i = 0; i < out.additional_gids.size(); ++i)
+    WARD_TRY(check_id(n.field("additionalGids").index(i), out.additional_gids[i]));
   return n.opt("username", out.username);
 }
 
@@ -277,6 +341,16 @@ Result<void> read(const Node& n, Process& out) {
   if (out.args.empty()) return n.field("args").fail("must contain at least one entry");
   WARD_TRY(n.opt("commandLine", out.command_line));
   WARD_TRY(n.opt("env", out.env));
+  // As runc (populateProcessEnvironment): KEY=value, a non-empty key, no NUL.
+  for (std::size_t i = 0; i < out.env.size(); ++i) {
+    const std::string& e = out.env[i];
+    auto eq = e.find('=');
+    Node at = n.field("env").index(i);
+    if (eq == std::string::npos) return at.fail("invalid environment variable \"{}\": missing '='", e);
+    if (eq == 0) return at.fail("invalid environment variable \"{}\": name cannot be empty", e);
+    if (e.find('\0') != std::string::npos)
+      return at.fail("invalid environment variable: contains a NUL byte");
+  }
   WARD_TRY(n.req("cwd", out.cwd));
   WARD_TRY(require_absolute(n.field("cwd"), out.cwd));
   WARD_TRY(n.opt("capabilities", out.capabilities));
@@ -347,9 +421,17 @@ Result<void> read(const Node& n, Device& out) {
     WARD_TRY(n.req("major", out.major));
     WARD_TRY(n.req("minor", out.minor));
   }
+  WARD_TRY(check_dev_number(n, "major", out.major, kMaxMajor));
+  WARD_TRY(check_dev_number(n, "minor", out.minor, kMaxMinor));
   WARD_TRY(n.opt("fileMode", out.file_mode));
+  // mknod(2) takes permission bits only (the type comes from "type").
+  if (out.file_mode && *out.file_mode > 07777)
+    return n.field("fileMode").fail("value {:#o} is out of range [0, 07777]", *out.file_mode);
   WARD_TRY(n.opt("uid", out.uid));
-  return n.opt("gid", out.gid);
+  if (out.uid) WARD_TRY(check_id(n.field("uid"), *out.uid));
+  WARD_TRY(n.opt("gid", out.gid));
+  if (out.gid) WARD_TRY(check_id(n.field("gid"), *out.gid));
+  return {};
 }
 
 Result<void> read(const Node& n, DeviceRule& out) {
@@ -377,10 +459,15 @@ Result<void> read(const Node& n, DeviceRule& out) {
 Result<void> read(const Node& n, Memory& out) {
   WARD_TRY(n.expect_object());
   WARD_TRY(n.opt("limit", out.limit));
+  WARD_TRY(check_limit(n, "limit", out.limit));
   WARD_TRY(n.opt("reservation", out.reservation));
+  WARD_TRY(check_limit(n, "reservation", out.reservation));
   WARD_TRY(n.opt("swap", out.swap));
+  WARD_TRY(check_limit(n, "swap", out.swap));
   WARD_TRY(n.opt("kernel", out.kernel));
+  WARD_TRY(check_limit(n, "kernel", out.kernel));
   WARD_TRY(n.opt("kernelTCP", out.kernel_tcp));
+  WARD_TRY(check_limit(n, "kernelTCP", out.kernel_tcp));
   WARD_TRY(n.opt("swappiness", out.swappiness));
   // Docker writes -1 ("unset") through a uint64, which arrives as 2^64-1;
   // runc treats that as unset too. memory.swappiness takes 0..100.
@@ -413,7 +500,9 @@ Result<void> read(const Node& n, Pids& out) {
 Result<void> read(const Node& n, WeightDevice& out) {
   WARD_TRY(n.expect_object());
   WARD_TRY(n.req("major", out.major));
+  WARD_TRY(check_dev_number(n, "major", out.major, kMaxMajor));
   WARD_TRY(n.req("minor", out.minor));
+  WARD_TRY(check_dev_number(n, "minor", out.minor, kMaxMinor));
   WARD_TRY(n.opt("weight", out.weight));
   return n.opt("leafWeight", out.leaf_weight);
 }
@@ -421,7 +510,9 @@ Result<void> read(const Node& n, WeightDevice& out) {
 Result<void> read(const Node& n, ThrottleDevice& out) {
   WARD_TRY(n.expect_object());
   WARD_TRY(n.req("major", out.major));
+  WARD_TRY(check_dev_number(n, "major", out.major, kMaxMajor));
   WARD_TRY(n.req("minor", out.minor));
+  WARD_TRY(check_dev_number(n, "minor", out.minor, kMaxMinor));
   return n.req("rate", out.rate);
 }
 
@@ -622,6 +713,11 @@ Result<Config> read_config(const Json& j, std::string_view bundle_dir, std::stri
   bundle = bundle.lexically_normal();
   c.bundle = bundle.string();
   if (c.bundle.size() > 1 && c.bundle.back() == '/') c.bundle.pop_back();
+  // state.json records the bundle as a JSON string: bytes that are not UTF-8
+  // could not be written there (nor read back as the same path).
+  if (!valid_utf8(c.bundle))
+    return fail_errno(EINVAL, "{}: bundle {}: the path is not valid UTF-8", label,
+                      Json(c.bundle).dump(-1, ' ', true, Json::error_handler_t::replace));
 
   WARD_TRY(n.req("root", c.root));
   c.root.path = (bundle / c.root.path).lexically_normal().string();

@@ -25,9 +25,21 @@ Result<model::Config> load_bundle(std::string_view bundle_dir);
 // Fields ward parses but cannot apply; runtime.md: a property the runtime
 // cannot apply MUST be an error, and no container is created. Today:
 // idmapped mounts (mounts[i] "idmap"/"ridmap" options, uidMappings/
-// gidMappings) and linux.intelRdt with anything to set. load_bundle() calls
-// it; errors name the JSON path under `file_label`.
+// gidMappings) and linux.intelRdt with anything to set; then check_host().
+// create and load_bundle() call it; errors name the JSON path under `file_label`.
 Result<void> refuse_unsupported(const model::Config& c, std::string_view file_label = "config.json");
+
+// Checks of a validated config against this host that refuse_unsupported() makes, so
+// that create fails before any side effect instead of at the cgroup write:
+// every linux.resources.hugepageLimits[].pageSize must be a huge page size
+// the kernel has (a hugepages-<kB>kB directory in `hugepages_dir`, the sizes
+// the hugetlb controller offers). Errors name the JSON path under `file_label`.
+Result<void> check_host(const model::Config& c, std::string_view file_label = "config.json",
+                        const std::string& hugepages_dir = "/sys/kernel/mm/hugepages");
+// The same check for a resources object (`update --resources FILE`); paths
+// are relative to it ("hugepageLimits[0].pageSize").
+Result<void> check_host_resources(const model::Resources& r, std::string_view file_label, std::string_view path,
+                                  const std::string& hugepages_dir = "/sys/kernel/mm/hugepages");
 
 // Parse a process object (`exec --process FILE`) with the same validation as
 // config.json's process; error paths are relative to the object ("args").

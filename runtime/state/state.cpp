@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <ctime>
+#include <limits>
+#include <stdexcept>
 
 #include "platform/procfs.hpp"
 #include "platform/sys.hpp"
@@ -124,6 +126,25 @@ std::string get_bytes(const nlohmann::json& j, const char* key) {
 }
 }  // namespace
 
+// An integer member of state.json: nlohmann's get<int>() converts a float
+// with a C++ cast, undefined behaviour outside the type's range (found by
+// fuzz/fuzz_state: "pid": 1e30), so only integers in range are taken.
+template <class T>
+static T integer_member(const nlohmann::json& j, const char* key) {
+  const auto& v = j.at(key);
+  bool ok = false;
+  if (v.is_number_unsigned()) {
+    ok = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  } else if (v.is_number_integer()) {
+    auto i = v.get<int64_t>();
+    ok = std::numeric_limits<T>::is_signed ? i >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                                 i <= static_cast<int64_t>(std::numeric_limits<T>::max())
+                                           : i >= 0;
+  }
+  if (!ok) throw std::out_of_range(fmt::format("{}: expected an integer in range, got {}", key, v.dump()));
+  return v.get<T>();
+}
+
 Result<ContainerState> Store::load(const std::string& id, bool with_config) const {
   WARD_TRY(validate_id(id));
   std::string path = dir(id) + "/state.json";
@@ -141,8 +162,8 @@ Result<ContainerState> Store::load(const std::string& id, bool with_config) cons
     ContainerState st;
     st.oci_version = j.at("ociVersion").get<std::string>();
     st.id = j.at("id").get<std::string>();
-    st.pid = j.at("pid").get<pid_t>();
-    st.start_time = j.at("startTime").get<uint64_t>();
+    st.pid = integer_member<pid_t>(j, "pid");
+    st.start_time = integer_member<uint64_t>(j, "startTime");
     st.bundle = get_bytes(j, "bundle");
     st.rootfs = get_bytes(j, "rootfs");
     st.created = j.at("created").get<std::string>();

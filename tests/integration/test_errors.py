@@ -197,3 +197,76 @@ def test_ward_log_json_error_line(env):
     assert p.returncode != 0
     recs = [json.loads(l) for l in open(log).read().splitlines() if l.strip()]
     assert recs[-1]["level"] == "error" and "config.json" in recs[-1]["msg"]
+
+
+# ---- issue 11 item 3: hostile input refused up front (unit tests: tests/unit/spec) -------------
+
+def _deep(b):
+    """config.json with a value nested 10^6 deep (runc refuses it; ward must not overflow)."""
+    text = json.dumps(b.config)
+    with open(b.config_path, "w") as f:
+        f.write(text[:-1] + ', "x": ' + "[" * 1_000_000 + "]" * 1_000_000 + "}")
+
+
+HOSTILE = {
+    "env-without-equals": (lambda b: b.config["process"].update(env=["PATH=/bin", "NOEQUALS"]),
+                           "process.env[1]: invalid environment variable \"NOEQUALS\": missing '='"),
+    "nesting-1e6": (_deep, "invalid JSON: nesting deeper than 1000 levels"),
+    "device-major-2^32+1": (lambda b: b.config["linux"].update(devices=[
+        {"path": "/dev/x", "type": "c", "major": 2**32 + 1, "minor": 3}]),
+        "linux.devices[0].major: value 4294967297 is out of range [0, 4095]"),
+    "uid-minus-one": (lambda b: b.config["process"]["user"].update(uid=2**32 - 1),
+                      "process.user.uid: value 4294967295 is not a valid id"),
+    "rlimit-beyond-64-bits": (lambda b: b.config["process"].update(rlimits=[
+        {"type": "RLIMIT_NOFILE", "soft": 1, "hard": 2**65}]),
+        "process.rlimits[0].hard: value 3.6893488147419103e+19 is out of range"),
+    "memory-limit-negative": (lambda b: b.config["linux"]["resources"].update(memory={"limit": -5}),
+                              "linux.resources.memory.limit: value -5 is out of range"),
+    "string-not-utf8": (None, "invalid JSON: parse error"),
+    "hugepage-size-not-on-host": (lambda b: b.config["linux"]["resources"].update(
+        hugepageLimits=[{"pageSize": "4MB", "limit": 4194304}]),
+        "linux.resources.hugepageLimits[0].pageSize: hugepage size \"4MB\" is not supported by this host"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+@pytest.mark.parametrize("cmd", ["create", "run"])
+def test_hostile_config_refused_with_its_path(env, cmd, case):
+    """One line naming the file and JSON path, non-zero, and nothing left (the env fixture
+    checks state dirs, cgroups, mounts and processes)."""
+    if not env.s["version"].startswith("ward"):
+        pytest.skip("ward's messages")
+    edit, want = HOSTILE[case]
+    b = env.bundle(["/bin/true"])
+    if edit is None:
+        b.write()
+        with open(b.config_path, "rb") as f:
+            raw = f.read()
+        with open(b.config_path, "wb") as f:
+            f.write(raw.replace(b'"/bin/true"', b'"/bin/tr\xffue"'))
+    else:
+        edit(b)
+        if case != "nesting-1e6":
+            b.write()
+    cid = env.cid()
+    rc, _, err = env.detached(cmd, "--bundle", b.path, cid)
+    assert rc != 0, f"{case}: {cmd} succeeded"
+    line = one_line_error(err)
+    assert "config.json: " in line and want in line, line
+    assert env.rt.state(cid) is None
+
+
+def test_bundle_path_not_utf8_refused(env):
+    """A bundle path with a byte that is not UTF-8 used to abort ward (SIGABRT) and leave an
+    empty state dir: now one line, exit 1, nothing left."""
+    if not env.s["version"].startswith("ward"):
+        pytest.skip("ward's message")
+    b = env.bundle(["/bin/true"]).write()
+    bad = os.fsencode(env.dir) + b"/bundle-\xff"
+    os.rename(b.path, bad)
+    cid = env.cid()
+    rc, _, err = env.detached("create", "--bundle", bad, cid)
+    assert rc == 1, (rc, err)
+    line = one_line_error(err)
+    assert "the path is not valid UTF-8" in line, line
+    assert env.rt.state(cid) is None

@@ -633,3 +633,127 @@ TEST_CASE("fields ward cannot apply are refused, naming their path") {
             .starts_with("config.json: linux.intelRdt: Intel RDT (resctrl) is not supported by ward"));
   CHECK(refused([](json& j) { j["linux"]["intelRdt"] = json::object(); }) == "");
 }
+
+// Issue 11 item 3: runc's refusals and out-of-range numbers, each naming its JSON path.
+TEST_CASE("env entries must be KEY=value, as runc") {
+  CHECK(error_of([](json& j) { j["process"]["env"] = {"A=1", "NOEQUALS"}; }) ==
+        "config.json: process.env[1]: invalid environment variable \"NOEQUALS\": missing '='");
+  CHECK(error_of([](json& j) { j["process"]["env"] = {"=x"}; }) ==
+        "config.json: process.env[0]: invalid environment variable \"=x\": name cannot be empty");
+  CHECK(error_of([](json& j) { j["process"]["env"] = {std::string("A=b\0c", 5)}; }) ==
+        "config.json: process.env[0]: invalid environment variable: contains a NUL byte");
+  CHECK(error_of([](json& j) { j["process"]["env"] = {"A=", "B==c"}; }) == "");
+  auto p = spec::parse_process(R"({"args": ["id"], "cwd": "/", "env": ["X"]})", "process.json");
+  REQUIRE_FALSE(p);
+  CHECK(p.error().what() == "process.json: env[0]: invalid environment variable \"X\": missing '='");
+}
+
+TEST_CASE("absurd JSON nesting is refused without recursion") {
+  auto nested = [](std::size_t depth) {
+    std::string s = R"({"ociVersion": "1.2.0", "x": )";
+    s += std::string(depth, '[') + std::string(depth, ']') + "}";
+    return s;
+  };
+  // 10^6 deep, as in the issue: refused, and quickly (no stack overflow under ASan either).
+  auto r = spec::parse_config(nested(1'000'000), "/b");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().what() == "config.json: invalid JSON: nesting deeper than 1000 levels (at byte 1028)");
+  // Brackets inside strings do not count; the limit itself is accepted.
+  json j = minimal();
+  j["annotations"] = {{"a", std::string(5000, '[')}};
+  CHECK(error_of(j) == "");
+  auto at_limit = spec::parse_config(nested(999), "/b");  // 999 + the top-level object
+  REQUIRE_FALSE(at_limit);
+  CHECK(at_limit.error().what() == "config.json: root: missing required field");
+  CHECK(spec::parse_config(nested(1000), "/b").error().what().starts_with(
+      "config.json: invalid JSON: nesting deeper than 1000 levels"));
+  CHECK(spec::parse_process(std::string(2000, '[') + std::string(2000, ']'), "p.json").error().what() ==
+        "p.json: invalid JSON: nesting deeper than 1000 levels (at byte 1000)");
+}
+
+TEST_CASE("out-of-range numbers are refused with their JSON path") {
+  auto dev = [](json major, json minor) {
+    return [=](json& j) {
+      j["linux"]["devices"] = {{{"path", "/dev/x"}, {"type", "c"}, {"major", major}, {"minor", minor}}};
+    };
+  };
+  // 2^32+1 was silently truncated to 1 by mknod's dev_t.
+  CHECK(error_of(dev(4294967297LL, 3)) ==
+        "config.json: linux.devices[0].major: value 4294967297 is out of range [0, 4095] for a device major");
+  CHECK(error_of(dev(1, 1 << 20)) ==
+        "config.json: linux.devices[0].minor: value 1048576 is out of range [0, 1048575] for a device minor");
+  CHECK(error_of(dev(-1, 3)) ==
+        "config.json: linux.devices[0].major: value -1 is out of range [0, 4095] for a device major");
+  CHECK(error_of(dev(4095, 1048575)) == "");
+  CHECK(error_of([](json& j) {
+          j["linux"]["devices"] = {{{"path", "/dev/x"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"fileMode", 070000}}};
+        }) == "config.json: linux.devices[0].fileMode: value 070000 is out of range [0, 07777]");
+  CHECK(error_of([](json& j) {
+          j["linux"]["devices"] = {{{"path", "/dev/x"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"uid", 4294967295U}}};
+        }) == "config.json: linux.devices[0].uid: value 4294967295 is not a valid id (it means \"unchanged\" to the kernel)");
+  CHECK(error_of([](json& j) {
+          j["linux"]["resources"]["devices"] = {{{"allow", true}, {"type", "c"}, {"major", 4294967297LL}}};
+        }) == "config.json: linux.resources.devices[0].major: value 4294967297 is out of range [-1, 4294967295]");
+  CHECK(error_of([](json& j) {
+          j["linux"]["resources"]["blockIO"]["throttleReadBpsDevice"] = {{{"major", 8}, {"minor", -1}, {"rate", 1}}};
+        }) == "config.json: linux.resources.blockIO.throttleReadBpsDevice[0].minor: value -1 is out of range "
+              "[0, 1048575] for a device minor");
+  // uid/gid: beyond 32 bits, and (uid_t)-1.
+  CHECK(error_of([](json& j) { j["process"]["user"]["uid"] = 4294967296LL; }) ==
+        "config.json: process.user.uid: value 4294967296 is out of range [0, 4294967295]");
+  CHECK(error_of([](json& j) { j["process"]["user"]["gid"] = 4294967295U; }) ==
+        "config.json: process.user.gid: value 4294967295 is not a valid id (it means \"unchanged\" to the kernel)");
+  CHECK(error_of([](json& j) { j["process"]["user"]["additionalGids"] = {1, -5}; }) ==
+        "config.json: process.user.additionalGids[1]: expected an unsigned integer, got -5");
+  CHECK(error_of([](json& j) {
+          j["linux"]["namespaces"].push_back({{"type", "user"}});
+          j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 4294967000U}, {"size", 65536}}};
+          j["linux"]["gidMappings"] = j["linux"]["uidMappings"];
+        }) == "config.json: linux.uidMappings[0].size: hostID 4294967000 + size 65536 is beyond the last id 4294967295");
+  // rlimits: beyond 64 bits arrives as a double; negative values.
+  CHECK(error_of([](json& j) {
+          j["process"]["rlimits"] = json::parse(R"([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 36893488147419103232}])");
+        }) == "config.json: process.rlimits[0].hard: value 3.6893488147419103e+19 is out of range [0, 18446744073709551615]");
+  CHECK(error_of([](json& j) { j["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", -1}, {"hard", 1}}}; }) ==
+        "config.json: process.rlimits[0].soft: expected an unsigned integer, got -1");
+  CHECK(error_of([](json& j) { j["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 1.5}, {"hard", 1}}}; }) ==
+        "config.json: process.rlimits[0].soft: expected an integer, got 1.5");
+  // sizes: -1 is unlimited, anything lower is refused.
+  CHECK(error_of([](json& j) { j["linux"]["resources"]["memory"] = {{"limit", -2}}; }) ==
+        "config.json: linux.resources.memory.limit: value -2 is out of range (-1 for unlimited, or >= 0)");
+  CHECK(error_of([](json& j) { j["linux"]["resources"]["memory"] = {{"limit", -1}, {"swap", -1}}; }) == "");
+  CHECK(error_of([](json& j) { j["linux"]["resources"]["memory"] = {{"swap", 9223372036854775808ULL}}; }) ==
+        "config.json: linux.resources.memory.swap: value 9223372036854775808 is out of range "
+        "[-9223372036854775808, 9223372036854775807]");
+  CHECK(error_of([](json& j) { j["linux"]["resources"]["hugepageLimits"] = {{{"pageSize", "2MB"}, {"limit", -1}}}; }) ==
+        "config.json: linux.resources.hugepageLimits[0].limit: expected an unsigned integer, got -1");
+}
+
+TEST_CASE("bytes that are not UTF-8 are refused, never an abort") {
+  // In config.json itself: the JSON parser names the position.
+  std::string text = minimal().dump();
+  text.replace(text.find("\"sh\""), 4, "\"s\xff\"");
+  auto r = spec::parse_config(text, "/b");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().what().starts_with("config.json: invalid JSON: parse error at line 1, column"));
+  CHECK(r.error().what().find("ill-formed UTF-8 byte") != std::string::npos);
+  // In the bundle path (it becomes a JSON string in state.json).
+  for (const char* bad : {"/tmp/b\xff", "/tmp/\xc0\xaf", "/tmp/\xed\xa0\x80", "/tmp/\xe2\x82"}) {
+    CAPTURE(bad);
+    auto c = spec::parse_config(minimal().dump(), bad);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().what().find(": the path is not valid UTF-8") != std::string::npos);
+    CHECK(c.error().err == EINVAL);
+  }
+  CHECK(spec::parse_config(minimal().dump(), "/tmp/b\xff").error().what() ==
+        "config.json: bundle \"/tmp/b\\ufffd\": the path is not valid UTF-8: Invalid argument");
+  CHECK(spec::parse_config(minimal().dump(), "/tmp/b\xc3\xa9\xf0\x9f\x90\x8b"));
+}
+
+TEST_CASE("a parse error quoting raw bytes stays one printable line") {
+  auto r = spec::parse_config("{\"a\": \"x\xff\n\"}", "/b");
+  REQUIRE_FALSE(r);
+  std::string m = r.error().what();
+  CHECK(m.find("\\xff") != std::string::npos);
+  for (char c : m) CHECK((static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f));
+}

@@ -93,6 +93,7 @@ TEST_CASE("status is derived from the process and its start time") {
     if (rest[i++] == ' ') ++field;
   }
   st.start_time = std::stoull(rest.substr(i));
+  st.ready = true;  // create finished
   CHECK(state::derive_status(st, false) == state::Status::created);
   CHECK(state::derive_status(st, true) == state::Status::paused);
   st.started = true;
@@ -101,4 +102,28 @@ TEST_CASE("status is derived from the process and its start time") {
   CHECK(j["status"] == "running");
   CHECK(j["pid"] == ::getpid());
   CHECK(state::to_oci_json(st, state::Status::stopped)["pid"] == 0);
+}
+
+// fuzz/fuzz_state findings (fuzz/corpus/state/crash-*): numbers that are not integers in range
+// were converted with undefined behaviour; now they are a corrupt state naming the container.
+TEST_CASE("state.json numbers out of range are a corrupt state, not undefined behaviour") {
+  TempRoot t;
+  state::Store store(t.path);
+  fs::create_directory(t.path + "/c");
+  auto with = [&](const char* pid, const char* start) {
+    FILE* f = std::fopen((t.path + "/c/state.json").c_str(), "w");
+    std::fprintf(f, R"({"ociVersion":"1.2.0","id":"c","pid":%s,"startTime":%s,"bundle":"/b","rootfs":"/r","created":"x"})",
+                 pid, start);
+    std::fclose(f);
+    auto r = store.load("c", false);
+    return r ? std::string() : r.error().what();
+  };
+  auto want = [&](const char* rest) { return "container \"c\": corrupt " + t.path + "/c/state.json: " + rest; };
+  CHECK(with("1", "2") == "");
+  CHECK(with("1e30", "2").starts_with(want("pid: expected an integer in range, got 1e+30")));
+  CHECK(with("4294967296", "2").starts_with(want("pid: expected an integer in range, got 4294967296")));
+  CHECK(with("-2147483649", "2").starts_with(want("pid:")));
+  CHECK(with("1", "-1.5e300").starts_with(want("startTime: expected an integer in range, got -1.5e+300")));
+  CHECK(with("1", "-1").starts_with(want("startTime: expected an integer in range, got -1")));
+  CHECK(with("1.5", "2").starts_with(want("pid:")));
 }

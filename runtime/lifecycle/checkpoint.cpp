@@ -343,16 +343,10 @@ Result<int> restore(const Global& g, const RestoreOptions& o) {
   if (!criu) return std::unexpected(criu.error().context(fmt::format("restore container \"{}\"", id)));
   std::vector<std::string> a = {*criu, "restore"};
   if (auto r = common_flags(o.criu, a); !r) return std::unexpected(r.error().context("restore"));
-  char* abs = ::realpath(o.create.bundle.c_str(), nullptr);
-  if (!abs) return fail_sys("bundle \"{}\"", o.create.bundle);
-  std::string bundle = abs;
-  ::free(abs);
-  auto text = platform::read_file(bundle + "/config.json");
-  if (!text) return std::unexpected(text.error());
-  auto cfgr = spec::parse_config(*text, bundle);
-  if (!cfgr) return std::unexpected(cfgr.error());
-  model::Config& cfg = *cfgr;
-  WARD_TRY(spec::refuse_unsupported(cfg));
+  auto bundle_r = detail::read_bundle(o.create.bundle);
+  if (!bundle_r) return std::unexpected(bundle_r.error());
+  const std::string& text = bundle_r->text;
+  model::Config& cfg = bundle_r->cfg;
   if (!cfg.process) return fail("config.json: process: required to restore a container");
   if (cfg.process->terminal)
     return fail("restore container \"{}\": process.terminal needs CRIU's RPC (orphan pts master) to hand the "
@@ -455,7 +449,7 @@ Result<int> restore(const Global& g, const RestoreOptions& o) {
   st.rootfs = cfg.root.path;
   st.created = state::now_rfc3339();
   st.annotations = cfg.annotations;
-  st.config_json = *text;
+  st.config_json = text;
   st.has_pid_ns = cfg.find_namespace(model::NamespaceType::pid) != nullptr;
   st.hooks = {{"poststart", detail::hooks_to_json(cfg.hooks.poststart)},
               {"poststop", detail::hooks_to_json(cfg.hooks.poststop)}};

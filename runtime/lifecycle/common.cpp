@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -59,6 +60,21 @@ Result<> check_rootfs(const std::string& path) {
     return fail_errno(EINVAL, "config.json: root.path: \"{}\" is a symlink or goes through one (resolves to \"{}\")",
                       path, r);
   return {};
+}
+
+Result<Bundle> read_bundle(const std::string& dir) {
+  char* abs = ::realpath(dir.c_str(), nullptr);
+  if (!abs) return fail_sys("bundle \"{}\"", dir);
+  Bundle b{abs, {}, {}};
+  ::free(abs);
+  auto text = platform::read_file(b.dir + "/config.json");
+  if (!text) return std::unexpected(text.error());
+  b.text = std::move(*text);
+  auto cfg = spec::parse_config(b.text, b.dir);
+  if (!cfg) return std::unexpected(cfg.error());
+  b.cfg = std::move(*cfg);
+  WARD_TRY(spec::refuse_unsupported(b.cfg));
+  return b;
 }
 
 Result<cgroups::Manager> load_cgroup(const state::ContainerState& st) {

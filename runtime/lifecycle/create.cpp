@@ -154,16 +154,10 @@ Result<platform::Received> recv_or_interrupt(int sock, int sigfd) {
 
 Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached) {
   WARD_TRY(state::validate_id(o.id));
-  char* abs = ::realpath(o.bundle.c_str(), nullptr);
-  if (!abs) return fail_sys("bundle \"{}\"", o.bundle);
-  std::string bundle = abs;
-  ::free(abs);
-  auto text = platform::read_file(bundle + "/config.json");
-  if (!text) return std::unexpected(text.error());
-  auto cfgr = spec::parse_config(*text, bundle);
-  if (!cfgr) return std::unexpected(cfgr.error());
-  model::Config& cfg = *cfgr;
-  WARD_TRY(spec::refuse_unsupported(cfg));
+  auto bundle_r = detail::read_bundle(o.bundle);
+  if (!bundle_r) return std::unexpected(bundle_r.error());
+  const std::string& text = bundle_r->text;
+  model::Config& cfg = bundle_r->cfg;
   if (!cfg.process) return fail("config.json: process: required to create a container");
   model::Process& proc = *cfg.process;
   // systemd socket activation, as runc: fds 3..3+N-1 handed to us for our
@@ -238,7 +232,7 @@ Result<Created> do_create(const Global& g, const CreateOptions& o, bool attached
   st.rootfs = cfg.root.path;
   st.created = state::now_rfc3339();
   st.annotations = cfg.annotations;
-  st.config_json = *text;
+  st.config_json = text;
   st.has_pid_ns = cfg.find_namespace(NamespaceType::pid) != nullptr;
   // A pid namespace joined by path can be the host's (a CRI hostPID pod joins its sandbox's):
   // then the init's children outlive it, and delete must kill them as without one.

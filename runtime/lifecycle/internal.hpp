@@ -17,6 +17,14 @@ Result<> check_preserved_fds(int n);
 // config.json root.path: refused when it resolves to / or through a symlink
 // (as runc), before anything is mounted.
 Result<> check_rootfs(const std::string& path);
+// A bundle for create and restore: its directory (realpath) and its
+// config.json parsed, validated and checked against what ward can apply.
+struct Bundle {
+  std::string dir;
+  std::string text;  // config.json as read (kept beside the state)
+  model::Config cfg;
+};
+Result<Bundle> read_bundle(const std::string& dir);
 // The container's cgroup manager as persisted in its state.
 Result<cgroups::Manager> load_cgroup(const state::ContainerState& st);
 // Status now, including the frozen check through the cgroup.

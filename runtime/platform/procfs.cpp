@@ -46,6 +46,11 @@ Result<int> proc_root() {
 
 }  // namespace
 
+void close_proc_root() {
+  if (g_proc >= 0) ::close(g_proc);
+  g_proc = -1;
+}
+
 Result<UniqueFd> open_proc_file(std::string_view rel, int flags) {
   auto root = proc_root();
   if (!root) return std::unexpected(root.error());

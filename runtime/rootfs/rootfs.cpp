@@ -511,6 +511,10 @@ Result<MountSources> open_mount_sources(const model::Config& cfg, bool new_usern
       for (auto& r : out.real_paths) r.clear();
       return out;
     }
+    // An unprivileged (rootless) caller may not clone a mount of the host's
+    // namespace: the init binds that source by path inside its own user
+    // namespace, with no more privilege than the caller has.
+    if (!tree && tree.error().err == EPERM) continue;
     if (!tree) return err(tree.error());
     // The copy is in the host's peer group when the source mount is shared:
     // give it the propagation the container's "/" gets (slave by default), so

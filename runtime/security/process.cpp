@@ -1,3 +1,4 @@
+#include "platform/procfs.hpp"
 #include "security/process.hpp"
 
 #include <dirent.h>
@@ -274,6 +275,9 @@ Result<> mark_fds_cloexec_procfs(int first_unpreserved) {
 
 Result<> close_fds_except(int preserve_fds, std::span<const int> keep) {
   if (preserve_fds < 0) return fail_errno(EINVAL, "close fds: preserve_fds {}", preserve_fds);
+  // The parent's procfs handle goes too, wherever its number lies (even among
+  // the preserved fds), and is reopened on the next /proc access.
+  platform::close_proc_root();
   const int first = 3 + preserve_fds;
   int sorted[16];
   size_t n = 0;

@@ -492,6 +492,7 @@ Result<int> restore(const Global& g, const RestoreOptions& o) {
   st.pid = restored;
   st.start_time = *stime;
   st.started = true;
+  st.ready = true;  // restored processes run already: no create step to finish
   WARD_TRY(store.save(st));
   if (!o.create.pid_file.empty()) {
     auto r = platform::write_file_atomic(o.create.pid_file, fmt::format("{}", restored));
